@@ -83,8 +83,12 @@ def vllm(record: Mapping) -> list:
 
 @adapter("sglang", detect=lambda r: "mean_e2e_latency_ms" in r or ("mean_ttft_ms" in r and "total_throughput" in r))
 def sglang(record: Mapping) -> list:
-    return [_ms_stats(record, SGLANG_KEY, FAMILIES, {"output_throughput": "mean_output_throughput",
-                                                     "total_throughput": "mean_total_throughput"})]
+    out = _ms_stats(record, SGLANG_KEY, FAMILIES, {"output_throughput": "mean_output_throughput",
+                                                   "total_throughput": "mean_total_throughput"})
+    if "mean_total_throughput" not in out and {"input_throughput", "output_throughput"} <= out.keys():
+        # releases before total_throughput was saved print it as input + output; derive it the same way
+        out["mean_total_throughput"] = out["input_throughput"] + out["output_throughput"]
+    return [out]
 
 
 def _stats(out: dict, family: str, summary: Mapping, scale: float, names: Mapping[str, str]) -> None:
@@ -158,6 +162,13 @@ def flat(record: Mapping) -> list:
     return [numbers(record)]
 
 
+def recognised(record: Mapping, fmt: str) -> bool:
+    """Whether a record is a benchmark result for `fmt` (for `auto`, any adapter but the catch-all flat)."""
+    if fmt != "auto":
+        return ADAPTERS[fmt].detect(record)
+    return any(a.detect(record) for a in ADAPTERS.values() if a.name != "flat")
+
+
 def convert(record: Mapping, fmt: str) -> list:
     if fmt == "auto":
         fmt = next(a.name for a in ADAPTERS.values() if a.detect(record))
@@ -215,20 +226,25 @@ def metric_files(pattern: str | None, trial_dir: Path, default: Path, since: flo
     return [default] if default.is_file() else []
 
 
+def last_record(path: Path) -> dict:
+    try:
+        records = parse_records(path.read_text(errors="replace"))
+    except ValueError as e:
+        raise MetricsError(f"metrics file {path.name} is not JSON: {e}") from None
+    if not records:
+        raise MetricsError(f"metrics file {path.name} holds no JSON object")
+    return records[-1]
+
+
 def read_metrics(spec, trial_dir: Path, default_file: Path, stdout: str, since: float) -> list[dict]:
     """The batches of one run, from the first source that has any; MetricsError if none does."""
     files = metric_files(spec.file, trial_dir, default_file, since)
     if files:
-        batches = []
-        for path in files:
-            try:
-                records = parse_records(path.read_text(errors="replace"))
-            except ValueError as e:
-                raise MetricsError(f"metrics file {path.name} is not JSON: {e}") from None
-            if not records:
-                raise MetricsError(f"metrics file {path.name} holds no JSON object")
-            batches.extend(convert(records[-1], spec.format))
-        return batches
+        records = [last_record(path) for path in files]
+        # a glob over a benchmark's output folder also catches its side files (genai-bench's
+        # experiment_metadata.json); when some files are results, the others are left out
+        results = [r for r in records if recognised(r, spec.format)] or records
+        return [batch for record in results for batch in convert(record, spec.format)]
     record = last_json_line(stdout)
     if record is not None:
         return convert(record, spec.format)

@@ -94,7 +94,9 @@ FIXTURES = __import__("pathlib").Path(__file__).resolve().parent / "fixtures" / 
 def from_fixture(tmp_path, pattern, fmt="auto"):
     import shutil
     for path in FIXTURES.glob(pattern):
-        shutil.copy(path, tmp_path / path.name)
+        copy = tmp_path / path.relative_to(FIXTURES)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, copy)
     return read_metrics(spec(format=fmt, file=pattern), tmp_path, tmp_path / "none.json", "", 0)
 
 
@@ -113,39 +115,73 @@ def test_sglang_jsonl_takes_the_last_record(tmp_path, fmt):
     assert m["p90_e2e_latency"] == pytest.approx(3.1) and math.isinf(m["request_rate"])
 
 
+GENAI_BENCH = "real/genai-bench-0.0.5/*.json"
+
+
 @pytest.mark.parametrize("fmt", ["auto", "genai-bench"])
-def test_genai_bench_files_are_batches_in_seconds(tmp_path, fmt):
-    low, high = from_fixture(tmp_path, "genai_bench_concurrency_*.json", fmt)
-    assert low["mean_ttft"] == pytest.approx(0.1) and low["p90_ttft"] == pytest.approx(0.13)
-    assert high["mean_e2e_latency"] == pytest.approx(2.4) and high["p99_tpot"] == pytest.approx(0.038)
-    assert high["mean_output_throughput"] == 500.0 and high["mean_total_throughput"] == 2500.0
-    assert high["request_throughput"] == 4.0 and high["num_concurrency"] == 8
+def test_genai_bench_experiment_folder_gives_one_batch_per_concurrency(tmp_path, fmt):
+    """The glob also matches experiment_metadata.json, which is not a result and is left out."""
+    low, high = from_fixture(tmp_path, GENAI_BENCH, fmt)
+    assert low["num_concurrency"] == 1 and high["num_concurrency"] == 4
+    assert low["mean_ttft"] == pytest.approx(0.7427, abs=1e-4) and low["p90_ttft"] == pytest.approx(1.5849, abs=1e-4)
+    assert high["mean_e2e_latency"] == pytest.approx(0.9113, abs=1e-4) and high["p99_tpot"] == pytest.approx(0.0283, abs=1e-4)
+    assert high["mean_output_throughput"] == pytest.approx(63.5756, abs=1e-4)
+    assert high["mean_total_throughput"] == pytest.approx(310.4276, abs=1e-4)
+    assert high["request_throughput"] == pytest.approx(3.9735, abs=1e-4)
 
 
-def test_genai_bench_time_unit_ms(tmp_path):
-    record = json.loads((FIXTURES / "genai_bench_concurrency_1.json").read_text())
-    record["aggregated_metrics"]["_time_unit"] = "ms"
+def test_genai_bench_time_unit_ms():
+    record = json.loads(next(FIXTURES.glob("real/genai-bench-0.0.5/*concurrency_1_*.json")).read_text())
+    record["_time_unit"] = "ms"
     record["aggregated_metrics"]["stats"]["ttft"]["mean"] = 100.0
     [m] = convert(record, "auto")
     assert m["mean_ttft"] == pytest.approx(0.1)
 
 
+# What each guidellm release printed for its own run (median TTFT, ITL and TPOT in ms; mean output and
+# total tokens per second and requests per second), concurrency 1 then 4: the adapter must agree.
+GUIDELLM_PRINTED = {
+    "0.3.1": [(2311.6, 278.7, 261.3, 2.2, 6.5, 0.14), (3822.2, 538.4, 504.8, 5.2, 15.9, 0.33)],
+    "0.4.0": [(34.6, 11.5, 13.0, 78.2, 376.1, 4.7), (477.5, 26.7, 55.5, 97.4, 468.9, 4.4)],
+    "0.5.4": [(135.5, 11.3, 19.0, 55.4, 270.3, 3.2), (423.9, 27.7, 58.3, 72.6, 353.8, 4.2)],
+    "0.6.1": [(26.4, 10.9, 11.7, 84.0, 409.7, 5.2), (43.1, 26.2, 27.2, 149.8, 730.5, 8.9)],
+    "0.7.4": [(133.4, 11.4, 19.0, 53.5, 260.6, 3.3), (489.5, 26.8, 56.3, 67.9, 331.2, 3.7)],
+    "0.8.1": [(130.8, 11.4, 18.9, 51.1, 249.0, 3.2), (422.0, 35.3, 57.5, 67.6, 329.6, 4.2)],
+}
+
+
 @pytest.mark.parametrize("fmt", ["auto", "guidellm"])
-def test_guidellm_benchmarks_are_batches_from_successful_requests(tmp_path, fmt):
-    slow, fast = from_fixture(tmp_path, "guidellm_benchmarks.json", fmt)
-    assert slow["mean_e2e_latency"] == 1.5 and slow["p90_e2e_latency"] == pytest.approx(1.95)
-    assert slow["mean_ttft"] == pytest.approx(0.12) and slow["p99_ttft"] == pytest.approx(0.228)
-    assert slow["mean_tpot"] == pytest.approx(0.02) and slow["mean_itl"] == pytest.approx(0.019)
-    assert fast["mean_output_throughput"] == 220.0 and fast["mean_total_throughput"] == 550.0
-    assert fast["request_throughput"] == 4.0
+@pytest.mark.parametrize("version", sorted(GUIDELLM_PRINTED))
+def test_guidellm_releases_agree_with_what_guidellm_printed(tmp_path, version, fmt):
+    batches = from_fixture(tmp_path, f"real/guidellm-{version}.json", fmt)
+    assert len(batches) == 2
+    for m, (ttft, itl, tpot, output, total, rps) in zip(batches, GUIDELLM_PRINTED[version]):
+        assert m["p50_ttft"] * 1000 == pytest.approx(ttft, abs=0.051)
+        assert m["p50_itl"] * 1000 == pytest.approx(itl, abs=0.051)
+        assert m["p50_tpot"] * 1000 == pytest.approx(tpot, abs=0.051)
+        assert m["mean_output_throughput"] == pytest.approx(output, abs=0.051)
+        assert m["mean_total_throughput"] == pytest.approx(total, abs=0.051)
+        assert m["request_throughput"] == pytest.approx(rps, abs=0.0051 if version == "0.3.1" else 0.051)
+        assert m["mean_e2e_latency"] > m["mean_ttft"] > 0
+
+
+def test_real_sglang_release_without_total_throughput(tmp_path):
+    """sglang 0.4.6 saves input and output throughput only; its printed total is their sum."""
+    [m] = from_fixture(tmp_path, "real/sglang-0.4.6.jsonl")
+    assert m["max_concurrency"] == 4 and math.isinf(m["request_rate"])
+    assert m["mean_total_throughput"] == pytest.approx(482.18, abs=0.006)
+    assert m["mean_output_throughput"] == pytest.approx(160.73, abs=0.006)
+    assert m["p50_ttft"] * 1000 == pytest.approx(29.65, abs=0.006)
+    assert m["p99_itl"] * 1000 == pytest.approx(28.75, abs=0.006)
 
 
 def test_batch_slo_filtering_on_real_genai_bench_files(tmp_path):
     from autotune.objective import evaluate, parse_objective, parse_slo
-    batches = from_fixture(tmp_path, "genai_bench_concurrency_*.json")
-    slo = parse_slo({"ttft": {"threshold": 0.2, "hard_fail": True, "fail_ratio": 0.5}})
+    batches = from_fixture(tmp_path, GENAI_BENCH)
+    slo = parse_slo({"ttft": {"threshold": 0.6, "hard_fail": True, "fail_ratio": 0.1}})
     out = evaluate([batches], parse_objective("throughput"), slo)
-    assert out.status == "completed" and out.value == 450.0  # concurrency 8 misses TTFT by 100%: dropped
+    # concurrency 1 misses the TTFT limit by 24%: dropped, so the score is concurrency 4's alone
+    assert out.status == "completed" and out.value == pytest.approx(310.4276, abs=1e-4)
 
 
 def test_a_record_of_the_wrong_shape_is_a_failed_trial_not_a_crash():
