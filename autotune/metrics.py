@@ -56,6 +56,12 @@ def numbers(record: Mapping) -> dict:
     return {k: v for k, v in ((str(k), number(v)) for k, v in record.items()) if v is not None}
 
 
+def require_completed(count: Any, what: str = "the benchmark") -> None:
+    """A run with no completed request reports zeros (vLLM, SGLang, guidellm): that is a failure, not a result."""
+    if number(count) == 0:
+        raise MetricsError(f"{what} completed no requests")
+
+
 def _ms_stats(record: Mapping, pattern: re.Pattern, families: Mapping[str, str], renames: Mapping[str, str]) -> dict:
     """Map `<stat>_<family>_ms` keys to `<stat>_<canonical>` in seconds and rename throughputs."""
     out = numbers(record)
@@ -77,12 +83,14 @@ FAMILIES = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2el": "e2e_latency",
 @adapter("vllm", detect=lambda r: "mean_e2el_ms" in r or ("mean_ttft_ms" in r and "total_token_throughput" in r))
 def vllm(record: Mapping) -> list:
     record = {str(k).rstrip(":"): v for k, v in record.items()}  # older releases saved "request_goodput:"
+    require_completed(record.get("completed"))
     return [_ms_stats(record, VLLM_KEY, FAMILIES, {"output_throughput": "mean_output_throughput",
                                                    "total_token_throughput": "mean_total_throughput"})]
 
 
 @adapter("sglang", detect=lambda r: "mean_e2e_latency_ms" in r or ("mean_ttft_ms" in r and "total_throughput" in r))
 def sglang(record: Mapping) -> list:
+    require_completed(record.get("completed"))
     out = _ms_stats(record, SGLANG_KEY, FAMILIES, {"output_throughput": "mean_output_throughput",
                                                    "total_throughput": "mean_total_throughput"})
     if "mean_total_throughput" not in out and {"input_throughput", "output_throughput"} <= out.keys():
@@ -110,6 +118,7 @@ GENAI_RATES = {"mean_output_throughput_tokens_per_s": "mean_output_throughput",
 def genai_bench(record: Mapping) -> list:
     """One file per concurrency level, each a batch; stats are in seconds unless `_time_unit` says ms."""
     aggregated = record["aggregated_metrics"]
+    require_completed(aggregated.get("num_completed_requests"), f"concurrency {aggregated.get('num_concurrency')}")
     unit = aggregated.get("_time_unit", record.get("_time_unit", "s"))
     scale = 0.001 if unit == "ms" else 1.0
     out = numbers(aggregated)
@@ -135,8 +144,10 @@ GUIDELLM_RATES = {"output_tokens_per_second": "mean_output_throughput",
 def guidellm(record: Mapping) -> list:
     """benchmarks.json: each benchmark (a rate or concurrency) is a batch, from its successful requests."""
     batches = []
-    for benchmark in record["benchmarks"]:
+    for i, benchmark in enumerate(record["benchmarks"], 1):
         metrics = benchmark.get("metrics") or {} if isinstance(benchmark, Mapping) else {}
+        totals = metrics.get("request_totals") or benchmark.get("request_totals") or {}  # 0.3 kept it outside
+        require_completed(totals.get("successful"), f"benchmark {i} of {len(record['benchmarks'])}")
         out: dict = {}
         for name, (family, scale) in GUIDELLM_TIMES.items():
             summary = _successful(metrics.get(name))

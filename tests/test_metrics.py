@@ -175,6 +175,22 @@ def test_real_sglang_release_without_total_throughput(tmp_path):
     assert m["p99_itl"] * 1000 == pytest.approx(28.75, abs=0.006)
 
 
+def test_a_benchmark_with_no_completed_request_fails_instead_of_scoring_zeros(tmp_path):
+    """guidellm, vLLM and SGLang report all-zero latencies when every request failed: a latency study
+    would take that configuration as its best."""
+    with pytest.raises(MetricsError, match="benchmark 1 of 1 completed no requests"):
+        from_fixture(tmp_path, "real/guidellm-0.7.4-all-errored.json")
+    zeros = {k: (0.0 if isinstance(v, float) else v) for k, v in VLLM.items()}
+    with pytest.raises(MetricsError, match="completed no requests"):
+        convert({**zeros, "completed": 0}, "auto")
+    with pytest.raises(MetricsError, match="completed no requests"):
+        convert({**SGLANG, "completed": 0}, "sglang")
+    record = json.loads(next(FIXTURES.glob("real/genai-bench-0.0.5/*concurrency_4_*.json")).read_text())
+    record["aggregated_metrics"]["num_completed_requests"] = 0
+    with pytest.raises(MetricsError, match="concurrency 4 completed no requests"):
+        convert(record, "genai-bench")
+
+
 def test_batch_slo_filtering_on_real_genai_bench_files(tmp_path):
     from autotune.objective import evaluate, parse_objective, parse_slo
     batches = from_fixture(tmp_path, GENAI_BENCH)
