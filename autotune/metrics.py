@@ -99,16 +99,17 @@ def sglang(record: Mapping) -> list:
     return [out]
 
 
-def _stats(out: dict, family: str, summary: Mapping, scale: float, names: Mapping[str, str]) -> None:
-    """`<stat>_<family>` entries from a summary's statistics, scaled to seconds."""
-    for stat, key in names.items():
-        value = summary.get(key) if "." not in key else (summary.get("percentiles") or {}).get(key.split(".")[1])
-        value = number(value)
+STATS = ("mean", "p50", "p90", "p99")
+
+
+def _stats(out: dict, family: str, summary: Mapping, scale: float) -> None:
+    """`<stat>_<family>` entries from a summary holding the STATS, scaled to seconds."""
+    for stat in STATS:
+        value = number(summary.get(stat))
         if value is not None:
             out[f"{stat}_{family}"] = value * scale
 
 
-GENAI_STATS = {"mean": "mean", "p50": "p50", "p90": "p90", "p99": "p99"}
 GENAI_RATES = {"mean_output_throughput_tokens_per_s": "mean_output_throughput",
                "mean_total_tokens_throughput_tokens_per_s": "mean_total_throughput",
                "requests_per_second": "request_throughput"}
@@ -128,11 +129,10 @@ def genai_bench(record: Mapping) -> list:
     stats = aggregated.get("stats") or {}
     for family in ("ttft", "tpot", "e2e_latency"):
         if isinstance(stats.get(family), Mapping):
-            _stats(out, family, stats[family], scale, GENAI_STATS)
+            _stats(out, family, stats[family], scale)
     return [out]
 
 
-GUIDELLM_STATS = {"mean": "mean", "p50": "percentiles.p50", "p90": "percentiles.p90", "p99": "percentiles.p99"}
 # guidellm metric -> (canonical family, scale to seconds); rates map to one canonical name each.
 GUIDELLM_TIMES = {"request_latency": ("e2e_latency", 1.0), "time_to_first_token_ms": ("ttft", 0.001),
                   "time_per_output_token_ms": ("tpot", 0.001), "inter_token_latency_ms": ("itl", 0.001)}
@@ -145,14 +145,14 @@ def guidellm(record: Mapping) -> list:
     """benchmarks.json: each benchmark (a rate or concurrency) is a batch, from its successful requests."""
     batches = []
     for i, benchmark in enumerate(record["benchmarks"], 1):
-        metrics = benchmark.get("metrics") or {} if isinstance(benchmark, Mapping) else {}
+        metrics = benchmark.get("metrics") or {}
         totals = metrics.get("request_totals") or benchmark.get("request_totals") or {}  # 0.3 kept it outside
         require_completed(totals.get("successful"), f"benchmark {i} of {len(record['benchmarks'])}")
         out: dict = {}
         for name, (family, scale) in GUIDELLM_TIMES.items():
             summary = _successful(metrics.get(name))
-            if summary:
-                _stats(out, family, summary, scale, GUIDELLM_STATS)
+            if summary:  # its percentiles sit one level down
+                _stats(out, family, {**summary, **(summary.get("percentiles") or {})}, scale)
         for name, canonical in GUIDELLM_RATES.items():
             value = number(_successful(metrics.get(name)).get("mean"))
             if value is not None:

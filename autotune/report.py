@@ -117,7 +117,8 @@ def _headline(report: dict) -> list[str]:
         change = (best["value"] - baseline["value"]) / abs(baseline["value"]) * 100
         lines.append(f"Best vs baseline (trial {baseline['trial_id']}): {change:+.1f}% {objective['metric']}")
     if report["finalists"]:
-        measured = ", ".join(f"trial {f['trial_id']} {_measured(f['value'], f['runs'], _objective(report))}"
+        parsed = _objective(report)
+        measured = ", ".join(f"trial {f['trial_id']} {_measured(f['value'], f['runs'], parsed)}"
                              for f in report["finalists"])
         lines.append(f"Finalists: {measured}; verdict: {report['verdict'] or 'none'}")
     return lines

@@ -2,8 +2,8 @@
 
 It sends a fixed, deterministic prompt set to /v1/completions at a given concurrency, streams every
 answer, and writes the result in vLLM's `bench serve --save-result` format (ms keys), so autotune
-reads it with the same `vllm` adapter real users take. Standard library only: genai-bench, guidellm
-and llama-benchy fetch tokenizers from a model hub, and vLLM's client needs its GPU package.
+reads it with the same `vllm` adapter real users take. Standard library only: guidellm and
+genai-bench pull in PyTorch and transformers (see the README), and vLLM's client needs its GPU package.
 
     python load_openai.py --url http://127.0.0.1:8080 --concurrency 4 --num-prompts 16 --max-tokens 64
 """
