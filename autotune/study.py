@@ -60,7 +60,9 @@ class Study:
         self.task = task
         self.state = state
         self.lock = lock
-        self.strategy = restore_strategy(state["strategy"], task.space)
+        history = [{"params": t["params"], "score": t["score"], "status": t["status"]} for t in state["trials"]
+                   if t["status"] in TOLD]
+        self.strategy = restore_strategy(state["strategy"], task.space, history)
         self._session_start = time.monotonic()
         self._elapsed_before = state.get("elapsed_s", 0.0)
 

@@ -1,12 +1,12 @@
 """Grid, random and tpe through the Python API: the space is respected, nothing repeats, state round-trips."""
 import json
-import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import autotune
-from autotune import Space, create_strategy, restore_strategy
+from autotune import STRATEGIES, Space, create_strategy, restore_strategy
 
 MIXED = {
     "lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
@@ -34,16 +34,49 @@ def test_the_python_api_is_exported():
     assert {"Space", "create_strategy", "restore_strategy"} <= set(autotune.__all__)
 
 
-@pytest.mark.parametrize("name", ["random", "tpe"])
+def space_for(name):
+    """The mixed space, or its discrete cousin for strategies that need a finite one (grid)."""
+    return Space.from_spec(DISCRETE if STRATEGIES[name].needs_finite_space else MIXED)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_proposals_lie_in_the_space(name):
-    space = Space.from_spec(MIXED)
+    space = space_for(name)
     strategy = create_strategy({"name": name, "seed": 3}, space)
-    for params in drive(strategy, 60, lambda p: math.log(p["lr"]) ** 2 + p["mem"]):
+    proposals = drive(strategy, 60, lambda p: float(len(json.dumps(p, sort_keys=True)) % 5))
+    assert proposals
+    for params in proposals:
         assert space.contains(params), params
-        assert type(params["seqs"]) is int and type(params["chunk"]) is int and type(params["mem"]) is float
-        assert 1e-4 <= params["lr"] <= 1.0
-        assert round((params["mem"] - 0.7) / 0.05, 9) == int(round((params["mem"] - 0.7) / 0.05))
-        assert params["chunk"] % 64 == 0
+        if "seqs" in params:
+            assert type(params["seqs"]) is int and type(params["chunk"]) is int and type(params["mem"]) is float
+            assert 1e-4 <= params["lr"] <= 1.0 and params["chunk"] % 64 == 0
+            assert round((params["mem"] - 0.7) / 0.05, 9) == int(round((params["mem"] - 0.7) / 0.05))
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_status_can_be_told(name):
+    space = space_for(name)
+    strategy = create_strategy({"name": name, "seed": 5}, space)
+    statuses = [("completed", 1.0, None), ("failed", None, None), ("infeasible", None, None), ("pruned", 2.0, 3)]
+    for i in range(24):
+        params = strategy.ask()
+        if params is None:
+            break
+        status, score, step = statuses[i % 4]
+        strategy.tell(params, score, status, step=step)
+    after = strategy.ask()
+    assert space.contains(after) if after is not None else strategy.exhausted
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_state_is_small_and_does_not_grow_with_the_history(name):
+    space = space_for(name)
+    strategy = create_strategy({"name": name, "seed": 2}, space)
+    drive(strategy, 5, lambda p: float(len(json.dumps(p)) % 3))
+    early = len(json.dumps(strategy.state()))
+    drive(strategy, 18, lambda p: float(len(json.dumps(p)) % 3))
+    late = len(json.dumps(strategy.state()))
+    assert late < 4096 and abs(late - early) < 64, (early, late)
 
 
 def test_grid_walks_the_product_in_order_then_stops():
@@ -66,13 +99,14 @@ def test_grid_subset_continues_over_the_whole_grid():
     assert len(seen) == 24 and len({json.dumps(p, sort_keys=True) for p in seen}) == 24
 
 
-@pytest.mark.parametrize("name", ["random", "tpe", "grid"])
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_no_repeats_in_a_discrete_space_until_exhausted(name):
     space = Space.from_spec(DISCRETE)
     for seed in range(3):
         seen = drive(create_strategy({"name": name, "seed": seed}, space), 100, lambda p: p["a"] + p["c"])
         keys = [json.dumps(p, sort_keys=True) for p in seen]
         assert len(keys) == 24 and len(set(keys)) == 24
+        assert create_strategy({"name": name, "seed": seed}, space).ask() is not None
 
 
 def test_random_never_gives_up_on_a_nearly_exhausted_large_space():
@@ -81,18 +115,38 @@ def test_random_never_gives_up_on_a_nearly_exhausted_large_space():
     assert sorted(p["n"] for p in seen) == list(range(1, 2001))
 
 
-@pytest.mark.parametrize("name", ["grid", "random", "tpe"])
-def test_state_round_trip_mid_study_gives_identical_proposals(name):
-    space = Space.from_spec(MIXED if name != "grid" else DISCRETE)
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("running", [0, 1, 3])
+def test_restored_from_state_and_history_it_proposes_the_same(name, running):
+    """restore_strategy(state, space, history) continues exactly as the original, with trials that were
+    still running (asked, not told) when the state was taken."""
+    space = space_for(name)
     objective = lambda p: float(len(json.dumps(p, sort_keys=True)) % 7)  # noqa: E731
     original = create_strategy({"name": name, "seed": 11}, space, max_trials=10)
-    drive(original, 15, objective)
-    pending = original.ask()  # asked but not told, as a running trial
+    history = []
+    for i in range(15):
+        params = original.ask()
+        status = ("completed", "failed", "infeasible")[i % 3] if i % 4 else "completed"
+        score = objective(params) if status == "completed" else None
+        original.tell(params, score, status)
+        history.append({"params": params, "score": score, "status": status})
+    pending = [original.ask() for _ in range(running)]
     state = json.loads(json.dumps(original.state()))
-    restored = restore_strategy(state, space)
-    original.tell(pending, 1.0)
-    restored.tell(pending, 1.0)
+    restored = restore_strategy(state, space, history=history + [{"params": p, "status": "running"}
+                                                                  for p in pending])
+    for p in pending:
+        original.tell(p, 1.0)
+        restored.tell(p, 1.0)
     assert drive(original, 12, objective) == drive(restored, 12, objective)
+
+
+def test_a_format_1_state_carries_its_own_history():
+    """States saved by the first release held their observations; restoring one needs no history."""
+    legacy = json.loads((Path(__file__).parent / "fixtures" / "strategy_state_v1_tpe.json").read_text())
+    space = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0}, "c": ["a", "b"]})
+    strategy = restore_strategy(legacy, space)
+    proposals = drive(strategy, 5, lambda p: (p["x"] - 0.3) ** 2)
+    assert len(proposals) == 5 and all(space.contains(p) for p in proposals)
 
 
 def test_tpe_beats_random_on_a_simple_function():
@@ -123,27 +177,12 @@ def test_tpe_learns_infeasible_as_the_worst(seed):
     assert sum(x > 0.5 for x in proposals[-20:]) <= 5  # random search would put about 10 there
 
 
-def test_tpe_leaves_failed_trials_out_of_the_model():
-    space = Space.from_spec({"x": {"type": "float", "low": 0, "high": 1}})
-    strategy = create_strategy({"name": "tpe", "seed": 0, "n_startup_trials": 3}, space)
-    told = 0
-    for i in range(20):
-        p = strategy.ask()
-        if i % 2:
-            strategy.tell(p, None, "failed")
-        else:
-            strategy.tell(p, p["x"])
-            told += 1
-    assert len(strategy.observations) == told and not strategy.pending
-
-
 def test_tpe_constant_liar_spreads_parallel_asks():
     space = Space.from_spec({"x": {"type": "float", "low": 0, "high": 1}})
     strategy = create_strategy({"name": "tpe", "seed": 1, "n_startup_trials": 5}, space)
     drive(strategy, 20, lambda p: (p["x"] - 0.5) ** 2)
     batch = [strategy.ask() for _ in range(4)]
     assert len({round(p["x"], 6) for p in batch}) == 4
-    assert len(strategy.state()["pending"]) == 4
 
 
 def test_tell_rejects_a_completed_trial_without_a_score():

@@ -5,7 +5,7 @@ factory the study loop and the Python API share.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import SpecError, did_you_mean
@@ -48,9 +48,12 @@ def create_strategy(spec: Any, space: Space, max_trials: int | None = None) -> S
     return cls(space, max_trials=max_trials, **options)
 
 
-def restore_strategy(state: Mapping[str, Any], space: Space) -> Strategy:
-    """The strategy exactly as `state()` left it, random generator included."""
-    return STRATEGIES[resolve_name(state["name"])].from_state(state, space)
+def restore_strategy(state: Mapping[str, Any], space: Space,
+                     history: Iterable[Mapping[str, Any]] | None = None) -> Strategy:
+    """The strategy exactly as `state()` left it: its random generator and counters from the state, the
+    rest learnt again from `history`, the trials told to it in the order they were told
+    ({"params", "score", "status", "step"?}; status "running" for one asked and not told yet)."""
+    return STRATEGIES[resolve_name(state["name"])].from_state(state, space, history)
 
 
 from . import grid, random_search, tpe  # noqa: E402,F401  (registers the built-in strategies)

@@ -1,7 +1,13 @@
-"""The strategy contract: ask, tell, state; plus the memory of configurations seen in a finite space."""
+"""The strategy contract: ask, tell, state; plus the memory of configurations seen in a finite space.
+
+A strategy's state holds only what the history of trials cannot give back (its seed, options, random
+generator and counters), so a checkpoint stays the same size at trial 10,000 as at trial 10; restoring
+replays the history through `tell`, as Optuna's samplers read the trials from the study instead of
+keeping a copy.
+"""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -9,6 +15,7 @@ import numpy as np
 from ..space import Space
 
 STATUSES = ("completed", "failed", "infeasible", "pruned")
+RUNNING = "running"  # a history entry asked but not told yet: a trial still running when the state was taken
 MAX_REDRAWS = 64
 
 
@@ -16,6 +23,7 @@ class Strategy:
     name: ClassVar[str]
     OPTIONS: ClassVar[tuple[str, ...]] = ()
     OPTION_ALIASES: ClassVar[dict[str, str]] = {}
+    needs_finite_space: ClassVar[bool] = False
 
     def __init__(self, space: Space, seed: int | None = None, max_trials: int | None = None, **options: Any):
         self.space = space
@@ -23,16 +31,17 @@ class Strategy:
         self.max_trials = max_trials
         self.options = options
         self.rng = np.random.default_rng(self.seed)
-        # Indices of configurations asked or told, in order, so a finite space is never proposed twice.
-        self.seen: list[int] = []
-        self._seen_set: set[int] = set()
+        # Indices of configurations asked or told, so a finite space is never proposed twice.
+        self._seen: set[int] = set()
 
     def ask(self) -> dict | None:
         """The next configuration to try, or None when nothing is left to propose."""
         raise NotImplementedError
 
-    def tell(self, params: Mapping[str, Any], score: float | None, status: str = "completed") -> None:
-        """Learn the result of a configuration; lower scores are better, non-completed ones have none."""
+    def tell(self, params: Mapping[str, Any], score: float | None, status: str = "completed",
+             step: int | None = None) -> None:
+        """Learn the result of a configuration. Lower scores are better; failed and infeasible trials
+        have none; a pruned one has its last score and the step it reached."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         if status == "completed" and score is None:
@@ -40,22 +49,46 @@ class Strategy:
         self._remember(params)
 
     def state(self) -> dict:
-        """Everything needed to continue exactly: JSON-safe, random generator included."""
+        """What continuing exactly needs beyond the history: JSON-safe and small, random generator included."""
         return {"name": self.name, "seed": self.seed, "max_trials": self.max_trials, "options": self.options,
-                "rng": self.rng.bit_generator.state, "seen": list(self.seen)}
+                "rng": self.rng.bit_generator.state, **self.counters()}
+
+    def counters(self) -> dict:
+        """Counters a subclass keeps across a restore (constant size); none by default."""
+        return {}
+
+    def restore_counters(self, state: Mapping[str, Any]) -> None:
+        """Take back what `counters` saved."""
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], space: Space) -> "Strategy":
+    def from_state(cls, state: Mapping[str, Any], space: Space,
+                   history: Iterable[Mapping[str, Any]] | None = None) -> "Strategy":
         strategy = cls(space, seed=state["seed"], max_trials=state.get("max_trials"), **state.get("options", {}))
+        if history is None:  # a state from format 1 carries its own history
+            history = legacy_history(state)
+            for index in state.get("seen", []):
+                strategy._mark(int(index))
+        strategy.replay(history)
         strategy.rng.bit_generator.state = state["rng"]
-        for index in state.get("seen", []):
-            strategy._mark(int(index))
+        strategy.restore_counters(state)
         return strategy
+
+    def replay(self, history: Iterable[Mapping[str, Any]]) -> None:
+        """Learn the history again: told trials through `tell`, running ones as asked and pending."""
+        for entry in history:
+            if entry["status"] == RUNNING:
+                self.asked(entry["params"])
+            else:
+                self.tell(entry["params"], entry.get("score"), entry["status"], entry.get("step"))
+
+    def asked(self, params: Mapping[str, Any]) -> None:
+        """A configuration proposed earlier and still running (on restore): never propose it again."""
+        self._remember(params)
 
     # -- memory of a finite space ------------------------------------------------------------
     @property
     def exhausted(self) -> bool:
-        return self.space.finite and len(self._seen_set) >= self.space.size
+        return self.space.finite and len(self._seen) >= self.space.size
 
     def _remember(self, params: Mapping[str, Any]) -> None:
         index = self.space.index_of(params)
@@ -63,12 +96,10 @@ class Strategy:
             self._mark(index)
 
     def _mark(self, index: int) -> None:
-        if index not in self._seen_set:
-            self._seen_set.add(index)
-            self.seen.append(index)
+        self._seen.add(index)
 
     def _is_seen(self, index: int | None) -> bool:
-        return index in self._seen_set
+        return index in self._seen
 
     def _random_proposal(self) -> dict:
         """A draw from each parameter's own distribution that, in a finite space, was never seen.
@@ -92,9 +123,28 @@ class Strategy:
 
     def _unseen_at_random(self) -> int:
         """A uniformly random unseen index, by rank among the unseen, without listing the space."""
-        rank = int(self.rng.integers(self.space.size - len(self._seen_set)))
-        for index in sorted(self._seen_set):
+        rank = random_below(self.rng, self.space.size - len(self._seen))
+        for index in sorted(self._seen):
             if index > rank:
                 break
             rank += 1
         return rank
+
+
+def random_below(rng: np.random.Generator, n: int) -> int:
+    """A uniform integer in [0, n) for any n: numpy's integers stop at 2**63, a grid of 12 parameters
+    of 100 values holds 1e24 configurations."""
+    if n < 2**63:
+        return int(rng.integers(n))
+    nbytes = (n.bit_length() + 7) // 8
+    while True:  # rejection keeps it uniform
+        value = int.from_bytes(rng.bytes(nbytes), "little") >> (8 * nbytes - n.bit_length())
+        if value < n:
+            return value
+
+
+def legacy_history(state: Mapping[str, Any]) -> list[dict]:
+    """The trials a state from format 1 carried inside itself; none for a current state."""
+    history = [{"params": p, "score": s, "status": "completed" if s is not None else "infeasible"}
+               for p, s in state.get("observations", [])]
+    return history + [{"params": p, "status": RUNNING} for p in state.get("pending", [])]

@@ -13,20 +13,23 @@ import numpy as np
 from . import register
 from .base import Strategy
 
-MAX_SPREAD_CANDIDATES = 1 << 16  # farthest-point costs size x dims per step; past this, an even stride
+# Farthest-point sampling costs candidates x dims per step. A grid with more configurations than this
+# (12 parameters of 100 values hold 1e24) is represented by this many candidates drawn from it.
+MAX_SPREAD_CANDIDATES = 1 << 16
 
 
 @register
 class GridStrategy(Strategy):
     name = "grid"
+    needs_finite_space = True
 
     def __init__(self, space, seed=None, max_trials=None, **options):
-        if not space.finite:
+        if not space.finite:  # the task's validation says which parameter; this guards the Python API
             raise ValueError("grid needs a finite space: choices, ints, or floats with a step")
         super().__init__(space, seed, max_trials, **options)
         self.spread = max_trials is not None and max_trials < space.size
         self._cursor = 0
-        self._points = self._min_dist = self._candidates = None
+        self._points = self._min_dist = self._digits = None
 
     def ask(self) -> dict | None:
         if self.exhausted:
@@ -45,21 +48,32 @@ class GridStrategy(Strategy):
             self._build_points()
         if not np.isfinite(self._min_dist).any():  # nothing seen yet: start at the centre
             centre = np.full(self._points.shape[1], 0.5)
-            return int(self._candidates[np.argmin(((self._points - centre) ** 2).sum(axis=1))])
-        order = np.argsort(-self._min_dist, kind="stable")
-        for i in order:
-            if not self._is_seen(int(self._candidates[i])):
-                return int(self._candidates[i])
+            return self._index(int(np.argmin(((self._points - centre) ** 2).sum(axis=1))))
+        for i in np.argsort(-self._min_dist, kind="stable"):
+            index = self._index(int(i))
+            if not self._is_seen(index):
+                return index
         return self._next_in_order()  # every candidate seen; the rest of the grid in order
 
     def _build_points(self) -> None:
-        size = self.space.size
-        step = max(1, -(-size // MAX_SPREAD_CANDIDATES))
-        self._candidates = np.arange(0, size, step, dtype=np.int64)
-        self._points = np.stack(self.space.unit_coords(self._candidates), axis=1)
-        self._min_dist = np.full(len(self._candidates), np.inf)
-        for index in self.seen:
+        sizes = np.array([len(g) for g in self.space.grids], dtype=np.int64)
+        if self.space.size <= MAX_SPREAD_CANDIDATES:
+            self._digits = np.stack(self.space.digits(np.arange(self.space.size, dtype=np.int64)), axis=1)
+        else:  # drawn from their own generator, so the strategy's random stream is left as it was
+            rng = np.random.default_rng([self.seed, len(sizes)])
+            drawn = rng.integers(0, sizes, size=(MAX_SPREAD_CANDIDATES - 1, len(sizes)))
+            self._digits = np.vstack([(sizes - 1) // 2, drawn])  # the centre is always a candidate
+        self._points = self._digits / np.maximum(1, sizes - 1)
+        self._min_dist = np.full(len(self._digits), np.inf)
+        for index in self._seen:
             self._update(index)
+
+    def _index(self, row: int) -> int:
+        """The configuration index of a candidate: mixed radix in Python ints, which never overflow."""
+        index = 0
+        for digit, grid in zip(self._digits[row], self.space.grids):
+            index = index * len(grid) + int(digit)
+        return index
 
     def _update(self, index: int) -> None:
         point = np.array(self.space.unit_coords(index))
@@ -69,4 +83,3 @@ class GridStrategy(Strategy):
         super()._mark(index)
         if self._points is not None:
             self._update(index)
-

@@ -62,8 +62,9 @@ class TPEStrategy(Strategy):
         self.pending.append(params)
         return params
 
-    def tell(self, params: Mapping[str, Any], score: float | None, status: str = "completed") -> None:
-        super().tell(params, score, status)
+    def tell(self, params: Mapping[str, Any], score: float | None, status: str = "completed",
+             step: int | None = None) -> None:
+        super().tell(params, score, status, step)
         for i, p in enumerate(self.pending):
             if p == dict(params):
                 del self.pending[i]
@@ -71,30 +72,26 @@ class TPEStrategy(Strategy):
         if status != "failed":
             self._observe(dict(params), float(score) if status == "completed" else None)
 
-    def state(self) -> dict:
-        return {**super().state(), "observations": [[p, s] for p, s in self.observations],
-                "pending": list(self.pending), "startup_asked": self.startup_asked,
-                "design": None if self.design is None else self.design.tolist()}
+    def asked(self, params: Mapping[str, Any]) -> None:
+        super().asked(params)
+        self.pending.append(dict(params))
 
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any], space) -> "TPEStrategy":
-        strategy = super().from_state(state, space)
-        for params, score in state.get("observations", []):
-            strategy._observe(params, score)
-        strategy.pending = [dict(p) for p in state.get("pending", [])]
-        strategy.startup_asked = state.get("startup_asked", 0)
-        if state.get("design") is not None:
-            strategy.design = np.array(state["design"], dtype=float)
-        return strategy
+    def counters(self) -> dict:
+        return {"startup_asked": self.startup_asked}
+
+    def restore_counters(self, state: Mapping[str, Any]) -> None:
+        self.startup_asked = state.get("startup_asked", 0)
+        if state.get("design") is not None:  # format 1 kept the design it drew
+            self.design = np.array(state["design"], dtype=float)
 
     def _startup_proposal(self) -> dict:
         """The startup trials cover the space as a Latin hypercube (each parameter's range cut into
         n_startup_trials strata, one point in each) rather than at random: better spread for the
         few trials the model starts from. A configuration already seen falls back to random."""
         n = max(1, self.n_startup_trials)
-        if self.design is None:
-            shape = (n, len(self.space.params))
-            self.design = (np.argsort(self.rng.random(shape), axis=0) + self.rng.random(shape)) / n
+        if self.design is None:  # from its own generator, so it is known again from the seed alone
+            rng, shape = np.random.default_rng([self.seed, n]), (n, len(self.space.params))
+            self.design = (np.argsort(rng.random(shape), axis=0) + rng.random(shape)) / n
         if self.startup_asked >= n:
             return self._random_proposal()
         row = self.design[self.startup_asked]
