@@ -1,19 +1,27 @@
-"""The command line: parses flags and calls the library; messages to stderr, results to stdout."""
+"""The command line: parses flags, handles signals and exit codes, and calls the library; messages go to
+stderr, results to stdout."""
 from __future__ import annotations
 
 import os
 import signal
+import threading
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
 from .errors import AutotuneError, InputError
+from .executors import EXECUTORS
+from .loop import RunOutcome, run_study
 from .progress import reporter_for
+from .records import StudyStatus
 from .report import BEST_FORMATS, FORMATS, build_report, render_best, render_report
 from .study import Study
 from .task import load_task, parse_duration
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 app = typer.Typer(
     help="Find the best flags for a program by measuring it: run a study from a task file, resume it, "
@@ -60,20 +68,50 @@ def duration_option(value: Optional[str]) -> Optional[float]:
     return None if value is None else parse_duration(value, "--max-time")
 
 
+def placement_options(executor: Optional[str], ray_address: Optional[str], gpus: Optional[str]) -> dict:
+    """The run's --executor, --ray-address and --gpus, as the study keeps them."""
+    chosen: dict = {}
+    if executor is not None:
+        if executor not in EXECUTORS:
+            raise InputError(f"--executor: unknown executor {executor!r}; use one of {', '.join(sorted(EXECUTORS))}")
+        chosen["executor"] = executor
+    if ray_address is not None:
+        chosen.setdefault("executor", "ray")
+        chosen["executor_options"] = {"address": ray_address}
+    if gpus is not None:
+        devices = [d.strip() for d in gpus.split(",") if d.strip()]
+        if not devices or len(set(devices)) != len(devices):
+            raise InputError(f"--gpus: give distinct device ids separated by commas (0,1,2,3), got {gpus!r}")
+        chosen["devices"] = devices
+    return chosen
+
+
+EXECUTOR_HELP = "Where trials run: local (default) or ray (overrides the task's executor)."
+RAY_HELP = "Address of the Ray cluster (implies --executor ray); default: the task's, or auto."
+GPUS_HELP = "The GPUs trials may use, e.g. 0,1,2,3 (overrides resources.devices)."
+
+
 @app.command()
 @command
 def run(
-    task: Path = typer.Argument(..., help="The task file (YAML or JSON)."),
+    task: Path = typer.Argument(..., help="The task file (YAML or JSON).", metavar="TASK"),
     study_dir: Optional[Path] = typer.Option(None, "--study-dir", help="Where to keep the study "
-                                             "(default: studies/NAME-UTCTIMESTAMP)."),
-    max_trials: Optional[int] = typer.Option(None, "--max-trials", min=1, help="Trials in all (overrides the task)."),
-    max_time: Optional[str] = typer.Option(None, "--max-time", help="Wall time in all, e.g. 90s, 15m, 2h."),
-    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, help="Trials at once (overrides the task)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the strategy (overrides the task)."),
+                                             "(default: studies/NAME-UTCTIMESTAMP).", metavar="DIR"),
+    max_trials: Optional[int] = typer.Option(None, "--max-trials", min=1, help="Trials in all (overrides the task).",
+                                             metavar="N"),
+    max_time: Optional[str] = typer.Option(None, "--max-time", help="Wall time in all, e.g. 90s, 15m, 2h.",
+                                           metavar="T"),
+    parallel: Optional[int] = typer.Option(None, "--parallel", min=1, help="Trials at once (overrides the task).",
+                                           metavar="N"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the strategy (overrides the task).", metavar="S"),
+    executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP, metavar="NAME"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_HELP, metavar="ADDR"),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help=GPUS_HELP, metavar="LIST"),
 ) -> None:
     """Run a new study: create its directory, print its path, and run trials until the budget is spent."""
+    placement = placement_options(executor, ray_address, gpus)
     study = Study.create(task, study_dir, max_trials=max_trials, max_time=duration_option(max_time),
-                         parallel=parallel, seed=seed)
+                         parallel=parallel, seed=seed, placement=placement)
     typer.echo(str(study.dir))
     finish(study)
 
@@ -81,32 +119,71 @@ def run(
 @app.command()
 @command
 def resume(
-    study_dir: Path = typer.Argument(..., help="The study directory."),
-    max_trials: Optional[int] = typer.Option(None, "--max-trials", min=1, help="Trials in all, counting those done."),
-    max_time: Optional[str] = typer.Option(None, "--max-time", help="Wall time in all, counting the time spent."),
+    study_dir: Path = typer.Argument(..., help="The study directory.", metavar="DIR"),
+    max_trials: Optional[int] = typer.Option(None, "--max-trials", min=1, help="Trials in all, counting those done.",
+                                             metavar="N"),
+    max_time: Optional[str] = typer.Option(None, "--max-time", help="Wall time in all, counting the time spent.",
+                                           metavar="T"),
     force: bool = typer.Option(False, "--force", help="Continue even though task.yaml changed since the start."),
+    executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP, metavar="NAME"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_HELP, metavar="ADDR"),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help=GPUS_HELP, metavar="LIST"),
 ) -> None:
     """Continue a study from its checkpoint, exactly where it stopped."""
+    placement = placement_options(executor, ray_address, gpus)
     study = Study.open(study_dir, force=force)
     study.set_budget(max_trials, duration_option(max_time))
-    finish(study)
+    study.state["placement"].update(placement)
+    finish(study, resumed=True)
 
 
-def finish(study: Study) -> None:
+def finish(study: Study, resumed: bool = False) -> None:
+    was_completed = resumed and study.status == StudyStatus.COMPLETED
+    reporter = reporter_for()
     try:
-        code = study.run(reporter_for())
+        with stop_on_signals() as stop:
+            outcome = run_study(study, stop=stop, listener=reporter)
     finally:
         study.close()
-    raise typer.Exit(code)
+    if outcome.launched == 0 and was_completed:
+        reporter.message("nothing left to run: the budget is spent or every configuration was tried "
+                         "(raise --max-trials or --max-time to continue)")
+        raise typer.Exit(EXIT_OK)
+    if outcome.reason:
+        reporter.message(f"stopped: {outcome.reason}")
+    raise typer.Exit(exit_code(outcome, study))
+
+
+def exit_code(outcome: RunOutcome, study: Study) -> int:
+    if outcome.status == StudyStatus.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if outcome.status == StudyStatus.COMPLETED and study.trials.best is not None else EXIT_FAILED
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM set the event the study loop watches: running trials are stopped, the checkpoint is
+    written, and the run exits 130."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @app.command()
 @command
 def report(
-    study_dir: Path = typer.Argument(..., help="The study directory."),
-    format: str = typer.Option("table", "--format", "-f", help=f"One of {', '.join(FORMATS)}."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
-    top: Optional[int] = typer.Option(None, "--top", min=1, help="Only the K best trials, best first."),
+    study_dir: Path = typer.Argument(..., help="The study directory.", metavar="DIR"),
+    format: str = typer.Option("table", "--format", "-f", help=f"One of {', '.join(FORMATS)}.", metavar="FORMAT"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout.",
+                                          metavar="FILE"),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Only the K best trials, best first.", metavar="K"),
 ) -> None:
     """Show or export a study's results (it may still be running)."""
     write_output(render_report(build_report(study_dir, top), format), output)
@@ -115,9 +192,9 @@ def report(
 @app.command()
 @command
 def best(
-    study_dir: Path = typer.Argument(..., help="The study directory."),
+    study_dir: Path = typer.Argument(..., help="The study directory.", metavar="DIR"),
     format: str = typer.Option("yaml", "--format", "-f", help=f"One of {', '.join(BEST_FORMATS)} "
-                                                               "(args: ready-to-paste flags)."),
+                                                               "(args: ready-to-paste flags).", metavar="FORMAT"),
 ) -> None:
     """Print the best parameters found so far."""
     typer.echo(render_best(study_dir, format), nl=False)
@@ -125,7 +202,7 @@ def best(
 
 @app.command()
 @command
-def validate(task: Path = typer.Argument(..., help="The task file (YAML or JSON).")) -> None:
+def validate(task: Path = typer.Argument(..., help="The task file (YAML or JSON).", metavar="TASK")) -> None:
     """Check a task file without running it; print a one-line summary, or the first problem found."""
     typer.echo(load_task(task).summary())
 

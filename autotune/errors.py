@@ -41,3 +41,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' suffix for a near miss, or ''."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def join_path(path: str, key: str) -> str:
+    """A field path one level down: `service` + `ready` is `service.ready`."""
+    return f"{path}.{key}" if path else key

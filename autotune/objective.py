@@ -37,6 +37,7 @@ class Objective:
     metric: str            # as the task names it: a shortcut or a metric
     direction: str         # minimize | maximize
     candidates: tuple      # metrics read for the value, the first present wins
+    stat: str | None = None
 
     def value(self, metrics: Mapping[str, Any]) -> tuple[str | None, Any]:
         """(metric name, value) of the first candidate present, else (None, None)."""
@@ -46,7 +47,8 @@ class Objective:
         return None, None
 
     def to_json(self) -> dict:
-        return {"metric": self.metric, "direction": self.direction}
+        """What a study records, enough to parse the same objective again."""
+        return {"metric": self.metric, "direction": self.direction, **({"stat": self.stat} if self.stat else {})}
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,10 @@ def _objective(metric: str, direction: str | None, stat: str | None, path: str) 
         default, family, fixed = SHORTCUTS[metric]
         if stat is not None and family is None:
             raise SpecError(f"{path}.stat", f"does not apply to {metric}")
-        candidates = (f"{stat or 'mean'}_{family}",) if family else fixed
-        return Objective(metric, direction or default, candidates)
+        mapped = (f"{stat or 'mean'}_{family}",) if family else fixed
+        # A metric reported under the very name the task gives wins over the shortcut's mapping.
+        candidates = mapped if stat or metric in mapped else (metric, *mapped)
+        return Objective(metric, direction or default, candidates, stat)
     if stat is not None:
         raise SpecError(f"{path}.stat", f"applies only to latency, ttft and tpot, not {metric!r}")
     if direction is None:
@@ -214,13 +218,12 @@ def run_values(runs: Sequence[Mapping[str, Any]], objective: Objective) -> list:
     return [v for v in (objective.value(r)[1] for r in runs) if _finite(v)]
 
 
-def verdict(finalists: Sequence[Mapping[str, Any]], objective: Objective) -> str | None:
-    """'clear' when the finalist with the best median is better in every run than every other finalist in
-    any run (their ranges do not overlap), else 'inconclusive'; None with fewer than two measured."""
-    sign = 1 if objective.direction == "minimize" else -1
-    measured = [[sign * v for v in run_values(f["runs"], objective)] for f in finalists if f["status"] == "completed"]
-    measured = sorted((m for m in measured if m), key=statistics.median)
-    if len(measured) < 2:
+def score_report(values: Mapping[str, Any], objective: Objective, slo: SLO) -> float | None:
+    """A progress report's score, like a result's: the objective's value with the penalties of the SLO
+    metrics the report holds; None when it holds no finite objective value."""
+    _, value = objective.value(values)
+    if not _finite(value):
         return None
-    winner, rest = measured[0], measured[1:]
-    return "clear" if max(winner) < min(min(m) for m in rest) else "inconclusive"
+    held = SLO(slo.steepness, tuple(t for t in slo.terms if _finite(values.get(t.metric))))
+    p, _ = penalty(values, held)
+    return score(value, objective.direction, p)

@@ -1,16 +1,17 @@
-"""Progress of a running study: a live rich bar on a terminal, plain one-line events anywhere else (CI)."""
+"""Progress of a running study: a live rich bar on a terminal, plain one-line events anywhere else (CI).
+
+Listeners are told of each event by the study loop; they read the study they are given (its task,
+state and trials) and never change it.
+"""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .study import best_trial
-
-if TYPE_CHECKING:
-    from .study import Study
+from .records import FINAL, Status
 
 
 def format_params(params: dict) -> str:
@@ -18,15 +19,17 @@ def format_params(params: dict) -> str:
 
 
 def format_number(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def describe_result(study: "Study", trial: dict) -> str:
+def describe_result(study: Any, trial: dict) -> str:
     metric = study.task.objective.metric
     text = f"trial {trial['id']} {trial['status']}"
     if trial.get("duration_s") is not None:
         text += f" in {trial['duration_s']:.1f}s"
-    if trial["status"] in ("completed", "infeasible") and trial.get("value") is not None:
+    if trial["status"] in (Status.COMPLETED, Status.INFEASIBLE, Status.PRUNED) and trial.get("value") is not None:
         text += f": {metric} {format_number(trial['value'])}"
         if trial.get("score") is not None:
             text += f", score {format_number(trial['score'])}"
@@ -35,14 +38,40 @@ def describe_result(study: "Study", trial: dict) -> str:
     return text
 
 
-def describe_best(study: "Study") -> str:
-    best = best_trial(study.trials)
+def describe_best(study: Any) -> str:
+    best = study.trials.best
     if best is None:
-        return "no feasible trial yet"
+        return "no feasible trial yet" if study.status == "running" else "no feasible trial"
     return f"best trial {best['id']}: {study.task.objective.metric} {format_number(best['value'])}"
 
 
-class Reporter:
+def trials_done(study: Any) -> int:
+    return study.trials.count(*FINAL)
+
+
+class Listener:
+    """Told of each event of a run; does nothing by default."""
+
+    def message(self, text: str) -> None:
+        pass
+
+    def study_started(self, study: Any) -> None:
+        pass
+
+    def trial_started(self, study: Any, trial: dict) -> None:
+        pass
+
+    def trial_reported(self, study: Any, trial: dict) -> None:
+        pass
+
+    def trial_finished(self, study: Any, trial: dict) -> None:
+        pass
+
+    def study_finished(self, study: Any) -> None:
+        pass
+
+
+class Reporter(Listener):
     """Plain, line-per-event output: no control characters, safe for CI logs."""
 
     def __init__(self, stream: TextIO | None = None):
@@ -51,22 +80,26 @@ class Reporter:
     def message(self, text: str) -> None:
         print(f"autotune: {text}", file=self.stream, flush=True)
 
-    def study_started(self, study: "Study") -> None:
-        budget = study.state["budget"]
-        done = sum(t["status"] not in ("running", "interrupted") for t in study.trials)
-        self.message(f"study {study.task.name} in {study.dir}: strategy {study.strategy.name}, "
-                     f"{done}/{budget['max_trials']} trials done")
+    def study_started(self, study: Any) -> None:
+        self.message(f"study {study.name} in {study.dir}: strategy {study.strategy.describe()}, "
+                     f"{trials_done(study)}/{study.budget['max_trials']} trials done")
 
-    def trial_started(self, study: "Study", trial: dict) -> None:
-        self.message(f"trial {trial['id']} started: {format_params(trial['params'])}")
+    def trial_started(self, study: Any, trial: dict) -> None:
+        gpus = f" on GPUs {','.join(trial['gpus'])}" if trial.get("gpus") else ""
+        self.message(f"trial {trial['id']} started{gpus}: {format_params(trial['params'])}")
 
-    def trial_finished(self, study: "Study", trial: dict) -> None:
+    def trial_reported(self, study: Any, trial: dict) -> None:
+        value = trial["curve"][-1][1] if trial.get("curve") else None
+        self.message(f"trial {trial['id']} step {trial['step']}: {study.task.objective.metric} {format_number(value)}")
+
+    def trial_finished(self, study: Any, trial: dict) -> None:
         self.message(f"{describe_result(study, trial)}; {describe_best(study)}")
 
-    def study_finished(self, study: "Study") -> None:
-        counts = {s: study.count(s) for s in ("completed", "infeasible", "failed")}
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items())
-        self.message(f"study {study.state['status']}: {summary}; {describe_best(study)}")
+    def study_finished(self, study: Any) -> None:
+        counts = {s: study.trials.counts[s] for s in (Status.COMPLETED, Status.INFEASIBLE, Status.FAILED,
+                                                       Status.PRUNED)}
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != Status.PRUNED)
+        self.message(f"study {study.status}: {summary}; {describe_best(study)}")
 
 
 class LiveReporter(Reporter):
@@ -79,26 +112,36 @@ class LiveReporter(Reporter):
                                  TextColumn("{task.fields[best]}"), TimeElapsedColumn(), TextColumn("ETA"),
                                  TimeRemainingColumn(), console=self.console, transient=True)
         self.bar = None
+        self.steps: dict[int, int | None] = {}  # running trials and the step each last reported
 
     def message(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
 
-    def study_started(self, study: "Study") -> None:
+    def study_started(self, study: Any) -> None:
         super().study_started(study)
-        done = sum(t["status"] not in ("running", "interrupted") for t in study.trials)
         self.progress.start()
-        self.bar = self.progress.add_task(study.task.name, total=study.state["budget"]["max_trials"],
-                                          completed=done, best=describe_best(study))
+        self.bar = self.progress.add_task(study.name, total=study.budget["max_trials"],
+                                          completed=trials_done(study), best=describe_best(study))
 
-    def trial_started(self, study: "Study", trial: dict) -> None:
-        pass
+    def trial_started(self, study: Any, trial: dict) -> None:
+        self.steps[trial["id"]] = None
+        self._show(study)
 
-    def trial_finished(self, study: "Study", trial: dict) -> None:
+    def trial_reported(self, study: Any, trial: dict) -> None:
+        self.steps[trial["id"]] = trial["step"]
+        self._show(study)
+
+    def trial_finished(self, study: Any, trial: dict) -> None:
+        self.steps.pop(trial["id"], None)
         self.message(describe_result(study, trial))
-        if trial["status"] != "interrupted":
-            self.progress.update(self.bar, advance=1, best=describe_best(study))
+        self._show(study)
 
-    def study_finished(self, study: "Study") -> None:
+    def _show(self, study: Any) -> None:
+        """The best so far, and the step each running trial reached (early stopping)."""
+        steps = " ".join(f"#{i} step {s}" for i, s in sorted(self.steps.items()) if s is not None)
+        self.progress.update(self.bar, completed=trials_done(study), best=f"{describe_best(study)}  {steps}".rstrip())
+
+    def study_finished(self, study: Any) -> None:
         self.progress.stop()
         super().study_finished(study)
 

@@ -12,42 +12,38 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from .errors import AutotuneError
+from .errors import AutotuneError, InputError
 from .objective import Objective, parse_objective, run_values
 from .progress import format_number
-from .storage import dumps, read_checkpoint
-from .study import best_trial
+from .records import Status, ranked
+from .storage import dumps
+from .study import Study
 
 FORMATS = ("table", "json", "markdown", "csv", "html")
 BEST_FORMATS = ("yaml", "json", "args")
-TRIAL_KEYS = ("id", "params", "status", "value", "score", "metrics", "runs", "error", "duration_s")
+TRIAL_KEYS = ("id", "params", "status", "value", "score", "metrics", "runs", "error", "duration_s", "step", "gpus")
 MAX_ERROR_CELL = 60
 
 
 def build_report(study_dir: str | Path, top: int | None = None) -> dict:
     """DESIGN.md's report: trials in id order, or the `top` best (lowest score first)."""
-    directory = Path(study_dir)
-    state = read_checkpoint(directory)
-    trials = [{key: t.get(key) for key in TRIAL_KEYS} for t in state["trials"]]
-    best = best_trial(state["trials"])
+    study = Study.load(study_dir)
+    trials = [{key: t.get(key) for key in TRIAL_KEYS} for t in study.trials]
     if top is not None:
-        ranked = sorted((t for t in trials if t["status"] == "completed" and t["score"] is not None),
-                        key=lambda t: (t["score"], t["id"]))
-        trials = ranked[:top]
-    stats = {"total": len(state["trials"])}
-    for status in ("completed", "failed", "infeasible", "pruned"):
-        stats[status] = sum(t["status"] == status for t in state["trials"])
-    stats["elapsed_s"] = state.get("elapsed_s", 0.0)
-    baseline = next((t for t in state["trials"] if t["id"] == state.get("baseline_id")), None)
+        trials = ranked(trials)[:top]
+    stats = {"total": len(study.trials)}
+    for status in (Status.COMPLETED, Status.FAILED, Status.INFEASIBLE, Status.PRUNED):
+        stats[str(status)] = study.trials.counts[status]
+    stats["elapsed_s"] = study.state.get("elapsed_s", 0.0)
+    baseline_id = study.state.get("baseline_id")
     return {
-        "study": {"name": state["name"], "dir": str(directory.resolve()), "status": state["status"],
-                  "strategy": state["strategy"]["name"], "objective": state["objective"]},
-        "best": _summary(best),
-        "baseline": _summary(baseline),
+        "study": {"name": study.name, "dir": str(study.dir), "status": str(study.status),
+                  "strategy": study.strategy.describe(), "objective": study.state["objective"]},
+        "best": _summary(study.trials.best),
+        "baseline": _summary(study.trials[baseline_id] if baseline_id in study.trials else None),
         "trials": trials,
-        "finalists": [{key: f[key] for key in ("trial_id", "params", "value", "runs")}
-                      for f in state.get("finalists", [])],
-        "verdict": state.get("verdict"),
+        "finalists": [{key: f[key] for key in ("trial_id", "params", "value", "runs")} for f in study.finalists],
+        "verdict": study.state.get("verdict"),
         "stats": stats,
     }
 
@@ -61,7 +57,7 @@ def _summary(trial: dict | None) -> dict | None:
 
 def render_report(report: dict, fmt: str) -> str:
     if fmt not in RENDERERS:
-        raise AutotuneError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise InputError(f"--format: unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
     return RENDERERS[fmt](report)
 
 
@@ -73,8 +69,7 @@ def _param_names(report: dict) -> list[str]:
 
 
 def _objective(report: dict) -> Objective:
-    objective = report["study"]["objective"]
-    return parse_objective({"metric": objective["metric"], "direction": objective["direction"]})
+    return parse_objective(dict(report["study"]["objective"]))
 
 
 def _measured(value, runs: list, objective: Objective) -> str:
@@ -179,6 +174,8 @@ RENDERERS = {"table": render_table, "json": render_json, "markdown": render_mark
 
 
 def render_best(study_dir: str | Path, fmt: str) -> str:
+    if fmt not in BEST_FORMATS:
+        raise InputError(f"--format: unknown format {fmt!r}; use one of {', '.join(BEST_FORMATS)}")
     best = build_report(study_dir)["best"]
     if best is None:
         raise AutotuneError(f"{study_dir}: no feasible trial yet, so no best parameters")
@@ -187,9 +184,7 @@ def render_best(study_dir: str | Path, fmt: str) -> str:
         return json.dumps(params, indent=2) + "\n"
     if fmt == "yaml":
         return yaml.safe_dump(params, sort_keys=False)
-    if fmt == "args":
-        return " ".join(flag for name, value in params.items() for flag in _as_flags(name, value)) + "\n"
-    raise AutotuneError(f"unknown format {fmt!r}; use one of {', '.join(BEST_FORMATS)}")
+    return " ".join(flag for name, value in params.items() for flag in _as_flags(name, value)) + "\n"
 
 
 def _as_flags(name: str, value) -> list[str]:

@@ -1,48 +1,37 @@
-"""The study loop: ask the strategy, run trials, score them, tell the strategy, checkpoint after each one.
+"""A study directory: created or opened, locked, its task pinned by hash, its trials rebuilt from the
+journal, its strategy and scheduler restored, and every event recorded as it happens.
 
-A study lives in a directory; its checkpoint is the whole state, so `resume` continues exactly where a
-killed run stopped: trials that were running are re-run with their params and the strategy, restored
-with its random generator, proposes the same sequence as an uninterrupted run would.
+DIR/trials.jsonl is the record of every trial; DIR/checkpoint.json is a small snapshot (header, budget,
+status, strategy and scheduler state, how much of the journal it covers), replaced after every trial.
+Nothing here grows with the number of trials except the journal, which is only appended to.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
-import signal
-import threading
+import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import InputError
-from .objective import verdict
-from .executor import Executor, kill_leftovers
-from .storage import CHECKPOINT, LOG, StudyLock, append_jsonl, read_checkpoint, write_checkpoint
+from .migrate import FORMAT_VERSION, migrate
+from .records import FINAL, Status, StudyStatus, Trials, new_trial
+from .schedulers import create_scheduler, restore_scheduler
+from .storage import CHECKPOINT, JOURNAL, LOCK, Journal, StudyLock, read_checkpoint, read_journal, write_checkpoint
 from .strategies import create_strategy, restore_strategy
 from .task import Task, load_task
-from .trial import TrialRunner
 
-if TYPE_CHECKING:
-    from .progress import Reporter
-
-FORMAT_VERSION = 1
 TASK_COPY = "task.yaml"
-TOLD = ("completed", "infeasible", "failed")
-RERUN = ("running", "interrupted")
-EXIT_INTERRUPTED = 130
 # What a `run` killed before its first checkpoint leaves; such a directory is not a study and may be reused.
-CREATION_LEFTOVERS = {TASK_COPY, ".lock", f".{CHECKPOINT}.tmp"}
+CREATION_LEFTOVERS = {TASK_COPY, LOCK, f".{CHECKPOINT}.tmp"}
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def best_trial(trials: list[dict]) -> dict | None:
-    """The completed trial with the lowest score, ties to the lowest id."""
-    done = [t for t in trials if t["status"] == "completed" and t.get("score") is not None]
-    return min(done, key=lambda t: (t["score"], t["id"])) if done else None
+    """UTC with milliseconds: journal times order events that happen within a second."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def default_study_dir(name: str, root: Path = Path("studies")) -> Path:
@@ -55,22 +44,30 @@ def default_study_dir(name: str, root: Path = Path("studies")) -> Path:
 
 
 class Study:
-    def __init__(self, directory: Path, task: Task, state: dict, lock: StudyLock):
+    """A study's task, state and trials; owned (locked) for a run, or read-only for a report."""
+
+    def __init__(self, directory: Path, task: Task, state: dict, events: list[dict],
+                 lock: StudyLock | None = None, journal: Journal | None = None):
         self.dir = directory
         self.task = task
         self.state = state
         self.lock = lock
-        history = [{"params": t["params"], "score": t["score"], "status": t["status"]} for t in state["trials"]
-                   if t["status"] in TOLD]
-        self.strategy = restore_strategy(state["strategy"], task.space, history)
+        self.journal = journal
+        self.trials = Trials()
+        self.finalists: list[dict] = []
+        told, reports = self._rebuild(events)
+        self.strategy = restore_strategy(state["strategy"], task.space, told)
+        self.scheduler = restore_scheduler(state["scheduler"], reports)
         self._session_start = time.monotonic()
         self._elapsed_before = state.get("elapsed_s", 0.0)
 
     # -- creating and opening ------------------------------------------------------------------
     @classmethod
     def create(cls, task_path: str | Path, study_dir: str | Path | None = None, *, max_trials: int | None = None,
-               max_time: float | None = None, parallel: int | None = None, seed: int | None = None) -> "Study":
-        """A new study directory holding the task and a first checkpoint, before any trial starts."""
+               max_time: float | None = None, parallel: int | None = None, seed: int | None = None,
+               placement: Mapping[str, Any] | None = None) -> "Study":
+        """A new study directory holding the task and a first checkpoint, before any trial starts.
+        `placement`: the CLI's executor, executor options and devices, kept for resume."""
         task = load_task(task_path)
         directory = Path(study_dir) if study_dir else default_study_dir(task.name)
         if (directory / CHECKPOINT).exists():
@@ -84,68 +81,130 @@ class Study:
             raise InputError(f"{directory}: cannot create the study directory: {e.strerror or e}") from None
         directory = directory.resolve()
         lock = StudyLock(directory).acquire()
-        text = Path(task_path).read_bytes()
-        (directory / TASK_COPY).write_bytes(text)
-        spec = dict(task.strategy) if seed is None else {**task.strategy, "seed": seed}
-        budget = {"max_trials": max_trials or task.max_trials,
-                  "max_time": max_time or task.budget.max_time,
-                  "max_failed_trials": task.budget.max_failed_trials}
-        strategy = create_strategy(spec, task.space, max_trials=budget["max_trials"])
-        state = {
-            "format_version": FORMAT_VERSION, "name": task.name,
-            "task_sha256": hashlib.sha256(text).hexdigest(), "task_path": str(task.source),
-            "workdir": str(task.workdir), "objective": task.objective.to_json(),
-            "strategy": strategy.state(), "budget": budget, "parallel": parallel or task.parallel,
-            "status": "running", "next_trial_id": 0, "elapsed_s": 0.0,
-            "created_at": now_iso(), "updated_at": now_iso(), "trials": [],
-        }
-        study = cls(directory, task, state, lock)
-        study.save()
-        return study
+        try:
+            text = Path(task_path).read_bytes()
+            (directory / TASK_COPY).write_bytes(text)
+            spec = dict(task.strategy) if seed is None else {**task.strategy, "seed": seed}
+            budget = {"max_trials": max_trials or task.max_trials,
+                      "max_time": max_time or task.budget.max_time,
+                      "max_failed_trials": task.budget.max_failed_trials}
+            strategy = create_strategy(spec, task.space, max_trials=budget["max_trials"])
+            scheduler = create_scheduler(task.early_stopping.name, task.early_stopping.options, seed=strategy.seed)
+            state = {
+                "format_version": FORMAT_VERSION, "name": task.name,
+                "task_sha256": hashlib.sha256(text).hexdigest(), "task_path": str(task.source),
+                "workdir": str(task.workdir), "objective": task.objective.to_json(),
+                "budget": budget, "parallel": parallel, "placement": dict(placement or {}),
+                "status": StudyStatus.RUNNING, "stop_reason": None, "next_trial_id": 0, "waiting": None,
+                "elapsed_s": 0.0, "created_at": now_iso(), "updated_at": now_iso(),
+                "strategy": strategy.state(), "scheduler": scheduler.state(), "journal_bytes": 0,
+            }
+            study = cls(directory, task, state, [], lock, Journal(directory / JOURNAL).open(0))
+            study.commit()
+            return study
+        except BaseException:
+            lock.release()
+            raise
 
     @classmethod
     def open(cls, study_dir: str | Path, force: bool = False) -> "Study":
-        """An existing study, locked for this process; refuses one whose task.yaml changed unless forced."""
+        """An existing study, locked for this process, its journal cut back to what the checkpoint covers;
+        refuses one whose task.yaml changed unless forced."""
         directory = Path(study_dir).resolve()
         read_checkpoint(directory)  # a clear error for a directory that is not a study, before locking
         lock = StudyLock(directory).acquire()
         try:
-            state = read_checkpoint(directory)
-            try:
-                text = (directory / TASK_COPY).read_bytes()
-            except OSError as e:
-                raise InputError(f"{directory / TASK_COPY}: cannot be read: {e.strerror or e}") from None
+            state, events = migrate(directory, read_checkpoint(directory), write=True)
+            text = _task_text(directory)
             if hashlib.sha256(text).hexdigest() != state["task_sha256"]:
                 if not force:
                     raise InputError(f"{directory / TASK_COPY}: changed since the study began (sha256 differs); "
                                      "restore it, or pass --force to continue with the file as it is now")
                 state["task_sha256"] = hashlib.sha256(text).hexdigest()
+            if events is None:
+                events = read_journal(directory / JOURNAL, state["journal_bytes"])
             task = load_task(directory / TASK_COPY, workdir=state["workdir"])
-            return cls(directory, task, state, lock)
+            journal = Journal(directory / JOURNAL).open(state["journal_bytes"])
+            return cls(directory, task, state, events, lock, journal)
         except BaseException:
             lock.release()
             raise
 
+    @classmethod
+    def load(cls, study_dir: str | Path) -> "Study":
+        """A read-only view for reports: the whole journal as it is now (a running study included)."""
+        directory = Path(study_dir).resolve()
+        state, events = migrate(directory, read_checkpoint(directory), write=False)
+        if events is None:
+            events = read_journal(directory / JOURNAL)
+        if state["status"] == StudyStatus.RUNNING and not _owned(directory):
+            state["status"] = StudyStatus.INTERRUPTED  # its runner died without saying so (kill -9, a full disk)
+        task = load_task(directory / TASK_COPY, workdir=state["workdir"]) if (directory / TASK_COPY).exists() else None
+        if task is None:
+            raise InputError(f"{directory / TASK_COPY}: missing, so the study cannot be read")
+        return cls(directory, task, state, events)
+
     def close(self) -> None:
-        self.lock.release()
+        if self.journal is not None:
+            self.journal.close()
+        if self.lock is not None:
+            self.lock.release()
+
+    def _rebuild(self, events: list[dict]) -> tuple[list[dict], list[dict]]:
+        """Trials from the journal; return the strategy's history (told trials in the order told, then the
+        unfinished ones) and the scheduler's (reports of each trial's latest attempt, and ends)."""
+        told: list[dict] = []
+        reports: dict[int, list[dict]] = {}
+        order: list[dict] = []  # reports and ends, in journal order, for the scheduler
+        for event in events:
+            kind, trial_id = event["event"], event.get("id")
+            if kind == "started":
+                record = new_trial(trial_id, event["params"])
+                record.update(gpus=event.get("gpus"), started_at=event.get("time"))
+                self.trials.put(record)
+                for earlier in reports.pop(trial_id, []):
+                    earlier["dropped"] = True  # a re-run starts over: its earlier attempt's reports are dropped
+            elif kind == "report":
+                if trial_id in self.trials:
+                    record = self.trials[trial_id]
+                    record["step"] = event["step"]
+                    record.setdefault("curve", []).append([event["step"], event.get("value"), event.get("score")])
+                    reports.setdefault(trial_id, []).append(event)
+                    order.append(event)
+            elif kind == "finished":
+                fields = {k: v for k, v in event.items() if k not in ("event", "id", "time")}
+                if trial_id in self.trials:
+                    self.trials.update(self.trials[trial_id], finished_at=event.get("time"), **fields)
+                else:  # never started: placed as infeasible (more GPUs than exist)
+                    self.trials.put({**new_trial(trial_id, fields["params"]), **fields, "finished_at": event.get("time")})
+                record = self.trials[trial_id]
+                if record["status"] in FINAL:
+                    told.append(history_entry(record))
+                    order.append(event)
+            elif kind == "finalist":
+                self.finalists = [f for f in self.finalists if f["trial_id"] != event["trial_id"]]
+                self.finalists.append({k: v for k, v in event.items() if k != "event"})
+        told += [{"params": t["params"], "status": "running"} for t in self.trials.unfinished()]
+        if self.state.get("waiting"):
+            told.append({"params": self.state["waiting"]["params"], "status": "running"})
+        return told, [e for e in order if not e.get("dropped")]
 
     # -- state --------------------------------------------------------------------------------
     @property
-    def trials(self) -> list[dict]:
-        return self.state["trials"]
+    def name(self) -> str:
+        return self.state["name"]
+
+    @property
+    def status(self) -> StudyStatus:
+        return StudyStatus(self.state["status"])
+
+    @property
+    def budget(self) -> dict:
+        return self.state["budget"]
 
     @property
     def elapsed(self) -> float:
         return self._elapsed_before + (time.monotonic() - self._session_start)
-
-    def save(self) -> None:
-        self.state["strategy"] = self.strategy.state()
-        self.state["elapsed_s"] = round(self.elapsed, 3)
-        self.state["updated_at"] = now_iso()
-        write_checkpoint(self.dir, self.state)
-
-    def count(self, status: str) -> int:
-        return sum(t["status"] == status for t in self.trials)
 
     def set_budget(self, max_trials: int | None = None, max_time: float | None = None) -> None:
         if max_trials is not None:
@@ -153,140 +212,76 @@ class Study:
         if max_time is not None:
             self.state["budget"]["max_time"] = max_time
 
-    def _budget_left(self) -> bool:
-        budget = self.state["budget"]
-        if len(self.trials) >= budget["max_trials"]:
-            return False
-        if budget.get("max_time") and self.elapsed >= budget["max_time"]:
-            return False
-        return not self._failed_limit_reached()
+    def set_status(self, status: StudyStatus, reason: str | None = None) -> None:
+        self.state["status"] = status
+        self.state["stop_reason"] = reason
 
-    def _failed_limit_reached(self) -> bool:
-        limit = self.state["budget"].get("max_failed_trials")
-        return bool(limit) and self.count("failed") >= limit
+    # -- recording ------------------------------------------------------------------------------
+    def record(self, event: dict) -> None:
+        """Append an event to the journal; it becomes durable with the next commit."""
+        self.journal.append({**event, "time": now_iso()})
 
-    # -- the loop -----------------------------------------------------------------------------
-    def run(self, reporter: "Reporter") -> int:
-        """Run until the budget is spent, the space is exhausted, or a signal; return the exit code."""
-        was_completed = self.state["status"] == "completed"
-        kill_leftovers(self.dir / "trials")
-        rerun = sorted((t for t in self.trials if t["status"] in RERUN), key=lambda t: t["id"])
-        stop = threading.Event()
-        previous = _install_signal_handlers(stop)
-        launched = 0
-        try:
-            self.state["status"] = "running"
-            self.save()
-            reporter.study_started(self)
-            runner = TrialRunner(self.task, self.dir, Executor(stop, self.task.kill_grace))
-            parallel = self.state["parallel"]
-            with ThreadPoolExecutor(max_workers=parallel) as pool:
-                running: dict[Any, dict] = {}
-                while True:
-                    while not stop.is_set() and len(running) < parallel:
-                        trial = rerun.pop(0) if rerun else self._new_trial()
-                        if trial is None:
-                            break
-                        self._started(trial, reporter)
-                        running[pool.submit(runner.run, trial["id"], trial["params"])] = trial
-                        launched += 1
-                    if not running:
-                        break
-                    done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                    for future in sorted(done, key=lambda f: running[f]["id"]):
-                        self._finished(running.pop(future), future.result(), reporter)
-            if not stop.is_set() and not self._failed_limit_reached():
-                launched += self._run_finalists(runner, stop, reporter)
-        finally:
-            _restore_signal_handlers(previous)
-        if stop.is_set():
-            self.state["status"] = "interrupted"
-        elif self._failed_limit_reached():
-            self.state["status"] = "failed"
-        else:
-            self.state["status"] = "completed"
-        self.save()
-        reporter.study_finished(self)
-        if launched == 0 and was_completed:
-            reporter.message("nothing left to run: the budget is spent or every configuration was tried "
-                             "(raise --max-trials or --max-time to continue)")
-            return 0
-        if stop.is_set():
-            return EXIT_INTERRUPTED
-        return 0 if self.state["status"] == "completed" and best_trial(self.trials) else 1
+    def record_started(self, trial: dict) -> None:
+        self.trials.put(trial)
+        trial["started_at"] = now_iso()
+        self.journal.append({"event": "started", "id": trial["id"], "params": trial["params"], "gpus": trial["gpus"],
+                             "time": trial["started_at"]})
 
-    def _new_trial(self) -> dict | None:
-        if not self._budget_left():
-            return None
-        if self.task.baseline is not None and "baseline_id" not in self.state:
-            params = dict(self.task.baseline)  # evaluated first; the strategy learns from it like any trial
-            self.state["baseline_id"] = self.state["next_trial_id"]
-        else:
-            params = self.strategy.ask()
-        if params is None:
-            return None
-        trial = {"id": self.state["next_trial_id"], "params": params, "status": "running", "value": None,
-                 "score": None, "metrics": {}, "runs": [], "error": None}
-        self.state["next_trial_id"] += 1
-        self.trials.append(trial)
-        return trial
+    def record_report(self, trial: dict, step: int, values: Mapping[str, Any], value: Any, score: float | None) -> None:
+        trial["step"] = step
+        trial.setdefault("curve", []).append([step, value, score])
+        self.record({"event": "report", "id": trial["id"], "step": step, "values": dict(values), "value": value,
+                     "score": score})
 
-    def _run_finalists(self, runner: TrialRunner, stop: threading.Event, reporter: "Reporter") -> int:
-        """Re-measure the best top_k trials `repeats` times each, then judge whether the winner is clearly
-        ahead. Each finalist is checkpointed; an interrupted one is measured again on resume."""
-        spec = self.task.finalists
-        if spec is None:
-            return 0
-        finalists = [f for f in self.state.get("finalists", []) if f["status"] != "interrupted"]
-        self.state["finalists"] = finalists
-        measured = {f["trial_id"] for f in finalists}
-        ranked = sorted((t for t in self.trials if t["status"] == "completed" and t["score"] is not None),
-                        key=lambda t: (t["score"], t["id"]))[:spec.top_k]
-        ran = 0
-        for trial in (t for t in ranked if t["id"] not in measured):
-            if stop.is_set():
-                return ran
-            reporter.message(f"finalist: measuring trial {trial['id']} {spec.repeats} more times")
-            result = runner.run(trial["id"], trial["params"], repeats=spec.repeats,
-                                directory=self.dir / "finalists" / f"{trial['id']:04d}")
-            entry = {"trial_id": trial["id"], "params": trial["params"], "status": result["status"],
-                     "value": result.get("value"), "runs": result.get("runs", []), "error": result.get("error")}
-            finalists.append(entry)
-            append_jsonl(self.dir / LOG, {"event": "finalist", **entry})
-            self.save()
-            ran += 1
-        if not stop.is_set():
-            self.state["verdict"] = verdict(finalists, self.task.objective)
-            reporter.message(f"finalists: {self.state['verdict'] or 'too few measured to judge'}")
-        return ran
+    def record_finished(self, trial: dict, fields: Mapping[str, Any]) -> None:
+        """The trial's end: its status, value, score, metrics, runs, error, duration and step."""
+        if trial["id"] not in self.trials:
+            self.trials.put(trial)
+        self.trials.update(trial, finished_at=now_iso(), **fields)
+        self.journal.append({"event": "finished", "id": trial["id"], "params": trial["params"],
+                             **{k: trial.get(k) for k in fields}, "time": trial["finished_at"]})
 
-    def _started(self, trial: dict, reporter: "Reporter") -> None:
-        trial.update(status="running", started_at=now_iso(), error=None)
-        append_jsonl(self.dir / LOG, {"event": "started", "id": trial["id"], "params": trial["params"],
-                                      "time": trial["started_at"]})
-        self.save()
-        reporter.trial_started(self, trial)
+    def record_finalist(self, entry: dict) -> None:
+        self.finalists = [f for f in self.finalists if f["trial_id"] != entry["trial_id"]] + [entry]
+        self.record({"event": "finalist", **entry})
 
-    def _finished(self, trial: dict, result: dict, reporter: "Reporter") -> None:
-        trial.update(value=None, score=None, metrics={}, runs=[], error=None)
-        trial.update(result, finished_at=now_iso())
-        if trial["status"] in TOLD:
-            self.strategy.tell(trial["params"], trial["score"], trial["status"])
-        append_jsonl(self.dir / LOG, {"event": "finished", **trial})
-        self.save()
-        reporter.trial_finished(self, trial)
+    def commit(self) -> None:
+        """Make the journal durable, then replace the checkpoint that points into it."""
+        self.state["journal_bytes"] = self.journal.sync()
+        self.state["strategy"] = self.strategy.state()
+        self.state["scheduler"] = self.scheduler.state()
+        self.state["elapsed_s"] = round(self.elapsed, 3)
+        self.state["updated_at"] = now_iso()
+        write_checkpoint(self.dir, self.state)
 
 
-def _install_signal_handlers(stop: threading.Event) -> dict:
-    """SIGINT/SIGTERM set the stop event: running trials are terminated, the checkpoint is written, exit 130."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    return previous
+def history_entry(trial: Mapping[str, Any]) -> dict:
+    """How a finished trial is told to a strategy."""
+    entry = {"params": trial["params"], "score": trial.get("score"), "status": str(trial["status"])}
+    if trial["status"] == Status.PRUNED:
+        entry["step"] = trial.get("step")
+    elif trial["status"] != Status.COMPLETED:
+        entry["score"] = None
+    return entry
 
 
-def _restore_signal_handlers(previous: dict) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+def _task_text(directory: Path) -> bytes:
+    try:
+        return (directory / TASK_COPY).read_bytes()
+    except OSError as e:
+        raise InputError(f"{directory / TASK_COPY}: cannot be read: {e.strerror or e}") from None
+
+
+def _owned(directory: Path) -> bool:
+    """Whether a live process holds the study's lock (probed with a shared lock, nothing written)."""
+    try:
+        fd = os.open(directory / LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)

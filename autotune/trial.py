@@ -1,113 +1,149 @@
-"""One trial: fill the placeholders, start the service, run the command `repeats` times, read and score
-the metrics, and leave params, logs, metrics and result in the trial's directory."""
+"""One trial on this machine: fill the placeholders, start the service, run the command (warm-up runs,
+then the measured ones), pass on its progress reports, and read each run's metrics. Scoring is the
+study's business; this returns what was measured, or why nothing was.
+
+The local executor runs this in a thread; the Ray executor runs it on the node that holds the trial.
+"""
 from __future__ import annotations
 
 import json
 import os
 import shutil
 import sys
+import threading
 import time
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .executor import TRIAL_DIR_VAR, Executor, Interrupted, reserve_port
 from .metrics import MetricsError, read_metrics, read_tail
-from .objective import evaluate
-from .storage import dumps
-from .task import Task, render
+from .process import TRIAL_DIR_VAR, Process, Stopped, kill_group, run, terminate, wait_ready
+from .progress_reports import ProgressFile, parse_report
+from .resources import reserve_port
+from .storage import write_json
+from .templates import render
+
+if TYPE_CHECKING:
+    from .task import Task
 
 MAX_ERROR_DETAIL = 200
+PROGRESS_FILE = "progress.jsonl"
+
+Report = Callable[[dict], None]
 
 
-def trial_dir(study_dir: Path, trial_id: int) -> Path:
-    return study_dir / "trials" / f"{trial_id:04d}"
+@dataclass(frozen=True)
+class TrialSpec:
+    """What an executor needs to run a trial: which one, with what, where its files go, on which devices."""
+    trial_id: int
+    params: Mapping[str, Any]
+    directory: Path                        # on the machine running autotune
+    repeats: int = 1
+    warmup: int = 0
+    devices: tuple[str, ...] | None = None  # None: no GPU placement
+    gpus: int = 0                          # how many, for executors that assign the devices themselves
+    label: str = ""                        # "finalist run 2": says which run a failure reason is about
 
 
-class TrialRunner:
-    def __init__(self, task: Task, study_dir: Path, executor: Executor):
-        self.task = task
-        self.study_dir = study_dir
-        self.executor = executor
+def outcome(status: str, runs: list | None = None, error: str | None = None) -> dict:
+    """An executor's raw result: ok | failed | stopped, each measured run's metric batches, why not ok."""
+    return {"status": status, "runs": runs or [], "error": error}
 
-    def run(self, trial_id: int, params: dict, repeats: int | None = None, directory: Path | None = None) -> dict:
-        """The trial's result: status (completed, infeasible, failed, interrupted), value, score, metrics, runs,
-        error and duration. Never raises for a misbehaving trial: that is a failed trial."""
-        started = time.monotonic()
-        directory = directory or trial_dir(self.study_dir, trial_id)
-        shutil.rmtree(directory, ignore_errors=True)  # a re-run starts clean
-        directory.mkdir(parents=True)
-        (directory / "params.json").write_text(dumps(params, indent=1) + "\n")
-        values = {**params, "trial.id": trial_id, "trial.dir": str(directory), "study.dir": str(self.study_dir),
-                  "port": reserve_port()}
-        # `python` in a task is the interpreter autotune runs in, with its packages, venv activated or not.
-        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-        env = {**os.environ, "PATH": path, **{k: render(v, values) for k, v in self.task.env.items()},
-               "AUTOTUNE_TRIAL_ID": str(trial_id), TRIAL_DIR_VAR: str(directory),
-               "AUTOTUNE_PARAMS": json.dumps(params)}
-        result = self._with_service(directory, values, env, repeats or self.task.repeats)
-        result["duration_s"] = round(time.monotonic() - started, 3)
-        (directory / "metrics.json").write_text(dumps(result.get("metrics") or {}, indent=1) + "\n")
-        (directory / "result.json").write_text(dumps({"id": trial_id, "params": params, **result}, indent=1) + "\n")
-        return result
 
-    def _with_service(self, directory: Path, values: dict, env: dict, repeats: int) -> dict:
-        service = self.task.service
-        if service is None:
-            return self._runs(directory, values, env, None, repeats)
-        log = directory / "service.log"
-        argv = [render(a, values) for a in service.command]
-        service_env = {**env, **{k: render(v, values) for k, v in service.env.items()}}
+def run_trial(task: "Task", spec: TrialSpec, study_dir: Path, directory: Path, stop: threading.Event,
+              report: Report) -> dict:
+    """Run the trial in `directory` (the study's trial directory, or a node's own with Ray). Never raises
+    for a misbehaving trial: that is a failed trial."""
+    started = time.monotonic()
+    shutil.rmtree(directory, ignore_errors=True)  # a re-run starts clean
+    directory.mkdir(parents=True)
+    write_json(directory / "params.json", dict(spec.params))
+    values = {**spec.params, "trial.id": spec.trial_id, "trial.dir": str(directory), "study.dir": str(study_dir),
+              "port": reserve_port(), "gpus": ",".join(spec.devices or ())}
+    # `python` in a task is the interpreter autotune runs in, with its packages, venv activated or not.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path, **{k: render(v, values) for k, v in task.env.items()},
+           "AUTOTUNE_TRIAL_ID": str(spec.trial_id), TRIAL_DIR_VAR: str(directory),
+           "AUTOTUNE_PARAMS": json.dumps(dict(spec.params)),
+           "AUTOTUNE_PROGRESS_FILE": str(directory / PROGRESS_FILE)}
+    if spec.devices is not None:
+        devices = ",".join(spec.devices)
+        env["AUTOTUNE_GPUS"] = devices
+        env[task.resources.visible_devices_env] = devices
+    result = _with_service(task, directory, values, env, spec, stop, report)
+    result["duration_s"] = round(time.monotonic() - started, 3)
+    return result
+
+
+def _with_service(task: "Task", directory: Path, values: dict, env: dict, spec: TrialSpec, stop: threading.Event,
+                  report: Report) -> dict:
+    service = task.service
+    if service is None:
+        return _runs(task, directory, values, env, None, spec, stop, report)
+    log = directory / "service.log"
+    argv = [render(a, values) for a in service.command]
+    service_env = {**env, **{k: render(v, values) for k, v in service.env.items()}}
+    try:
+        proc = Process(argv, cwd=task.workdir, env=service_env, stdout=log)
+    except OSError as e:
+        return outcome("failed", error=f"service could not start {argv[0]!r}: {e.strerror or e}")
+    try:
+        if service.ready is not None:
+            ready = service.ready
+            probe = replace(ready, http=ready.http and render(ready.http, values),
+                            tcp=ready.tcp and render(ready.tcp, values))
+            wait_ready(proc, probe, log, stop)
+        return _runs(task, directory, values, env, proc, spec, stop, report)
+    except Stopped:
+        return outcome("stopped", error="stopped")
+    except RuntimeError as e:
+        return outcome("failed", error=str(e) + _detail(log, 0))
+    finally:
+        terminate(proc, service.stop_timeout)
+        kill_group(proc.pid, 9)
+
+
+def _runs(task: "Task", directory: Path, values: dict, env: dict, service: Process | None, spec: TrialSpec,
+          stop: threading.Event, report: Report) -> dict:
+    """`warmup` runs whose metrics are discarded, then `repeats` measured runs; the first measured run's
+    progress reports go to the scheduler (later repeats would report the same steps again)."""
+    argv = [render(a, values) for a in task.command]
+    stdout, stderr = directory / "stdout.log", directory / "stderr.log"
+    batches = []
+    total = spec.warmup + spec.repeats
+    for k in range(total):
+        name = f"warmup-{k + 1}" if k < spec.warmup else f"run-{k - spec.warmup + 1}"
+        metrics_file = directory / f"{name}.json"
+        offset, err_offset, since = _size(stdout), _size(stderr), time.time()
+        reporting = k == spec.warmup
+        progress = ProgressFile(directory / PROGRESS_FILE, report) if reporting else None
+        on_line = (lambda line: _report_line(line, report)) if reporting else None
+        result = run(argv, cwd=task.workdir, env={**env, "AUTOTUNE_METRICS_FILE": str(metrics_file)},
+                     stdout=stdout, stderr=stderr, stop=stop, kill_grace=task.kill_grace, timeout=task.timeout,
+                     on_line=on_line)
+        if progress is not None:
+            progress.close()
+        where = spec.label + (f"{name.replace('-', ' ')}: " if total > 1 else "")
+        if result.stopped:
+            return outcome("stopped", batches, "stopped")
+        if result.error:
+            return outcome("failed", batches, where + result.error + _detail(stderr, err_offset))
+        if service is not None and service.poll() is not None:
+            return outcome("failed", batches, where + "service exited during the run" + _detail(directory / "service.log", 0))
+        if k < spec.warmup:
+            continue
         try:
-            proc = self.executor.start(argv, cwd=self.task.workdir, env=service_env, stdout=log)
-        except OSError as e:
-            return failed(f"service could not start {argv[0]!r}: {e.strerror or e}")
-        try:
-            if service.ready is not None:
-                ready = service.ready
-                probe = replace(ready, http=ready.http and render(ready.http, values),
-                                tcp=ready.tcp and render(ready.tcp, values))
-                self.executor.wait_ready(proc, probe, log)
-            return self._runs(directory, values, env, proc, repeats)
-        except Interrupted:
-            return {"status": "interrupted", "error": "interrupted"}
-        except RuntimeError as e:
-            return failed(str(e) + _detail(log, 0))
-        finally:
-            self.executor.terminate(proc, grace=service.stop_timeout)
-
-    def _runs(self, directory: Path, values: dict, env: dict, service, repeats: int) -> dict:
-        """`warmup` runs whose metrics are discarded, then `repeats` measured runs."""
-        argv = [render(a, values) for a in self.task.command]
-        stdout, stderr = directory / "stdout.log", directory / "stderr.log"
-        batches = []
-        warmup = self.task.warmup
-        for k in range(warmup + repeats):
-            name = f"warmup-{k + 1}" if k < warmup else f"run-{k - warmup + 1}"
-            metrics_file = directory / f"{name}.json"
-            offset, err_offset, since = _size(stdout), _size(stderr), time.time()
-            run = self.executor.run(argv, cwd=self.task.workdir, env={**env, "AUTOTUNE_METRICS_FILE": str(metrics_file)},
-                                    stdout=stdout, stderr=stderr, timeout=self.task.timeout)
-            where = f"{name.replace('-', ' ')}: " if warmup + repeats > 1 else ""
-            if run.interrupted:
-                return {"status": "interrupted", "error": "interrupted"}
-            if run.error:
-                return failed(where + run.error + _detail(stderr, err_offset))
-            if service is not None and service.poll() is not None:
-                return failed(where + "service exited during the run")
-            if k < warmup:
-                continue
-            try:
-                batches.append(read_metrics(self.task.metrics, directory, metrics_file,
-                                            read_tail(stdout, offset), since))
-            except MetricsError as e:
-                return failed(where + str(e))
-        outcome = evaluate(batches, self.task.objective, self.task.slo)
-        return {"status": outcome.status, "value": outcome.value, "score": outcome.score,
-                "metrics": outcome.metrics, "runs": outcome.runs, "error": outcome.error}
+            batches.append(read_metrics(task.metrics, directory, metrics_file, read_tail(stdout, offset), since))
+        except MetricsError as e:
+            return outcome("failed", batches, where + str(e))
+    return outcome("ok", batches)
 
 
-def failed(reason: str) -> dict:
-    return {"status": "failed", "error": reason}
+def _report_line(line: bytes, report: Report) -> None:
+    found = parse_report(line)
+    if found is not None:
+        report(found)
 
 
 def _size(path: Path) -> int:
@@ -121,3 +157,4 @@ def _detail(log: Path, offset: int) -> str:
     """': <last line the process wrote>' to make a failure reason actionable."""
     lines = [line.strip() for line in read_tail(log, offset, 8192).splitlines() if line.strip()]
     return f": {lines[-1][:MAX_ERROR_DETAIL]}" if lines else ""
+

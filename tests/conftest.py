@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from autotune.cli import app
+from autotune.report import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_TRIAL = Path(__file__).resolve().parent / "fixtures" / "fake_trial.py"
@@ -53,6 +54,15 @@ def fake_trial_task(**overrides) -> dict:
     }
     task.update(overrides)
     return task
+
+
+def report_of(study) -> dict:
+    """A study as its user sees it: `autotune report --format json` (status, trials, best, stats)."""
+    return json.loads(json.dumps(build_report(study)))
+
+
+def trials_of(study) -> list[dict]:
+    return report_of(study)["trials"]
 
 
 def assert_one_line_error(result, code: int, *fragments: str) -> str:

@@ -1,10 +1,15 @@
 """warmup, baseline first, the spread of repeats, and finalists with a verdict, on real runs."""
 import json
+import os
+import subprocess
+import time
 
-from conftest import cli, fake_trial_task, write_task
+from autotune.storage import read_journal
+from conftest import autotune_cmd, cli, fake_trial_task, report_of, run_autotune, write_task
 
 # Each run bumps a counter in the study directory and reports loss = x + noise(counter).
-COUNTING = ("import json, os, sys; d = os.environ['STUDY']; p = os.path.join(d, 'count');"
+COUNTING = ("import json, os, sys, time; d = os.environ['STUDY']; p = os.path.join(d, 'count');"
+            "time.sleep(float(os.environ.get('RUN_SECONDS', '0')));"
             "n = int(open(p).read()) if os.path.exists(p) else 0; open(p, 'w').write(str(n + 1));"
             "x = float(sys.argv[1]); noise = float(sys.argv[2]) * (1 if n % 2 else -1);"
             "print(json.dumps({'loss': x + noise, 'count': n}))")
@@ -20,7 +25,7 @@ def run(tmp_path, task, *flags):
     study = tmp_path / "s"
     result = cli("run", write_task(tmp_path, task), "--study-dir", study, *flags)
     assert result.exit_code == 0, result.stderr
-    return study, json.loads((study / "checkpoint.json").read_text())
+    return study, report_of(study)
 
 
 def report(study, fmt="json"):
@@ -85,14 +90,20 @@ def test_finalists_within_noise_are_inconclusive(tmp_path):
 
 
 def test_an_interrupted_finalist_is_measured_again_on_resume(tmp_path):
-    study, state = run(tmp_path, counting_task(finalists={"top_k": 2, "repeats": 2}))
-    # The checkpoint as a run stopped during the second finalist leaves it.
-    state["finalists"][1]["status"] = "interrupted"
-    state["status"] = "interrupted"
-    del state["verdict"]
-    (study / "checkpoint.json").write_text(json.dumps(state))
-    result = cli("resume", study)
-    assert result.exit_code == 0, result.stderr
-    state = json.loads((study / "checkpoint.json").read_text())
-    assert [(f["trial_id"], f["status"]) for f in state["finalists"]] == [(0, "completed"), (1, "completed")]
-    assert state["verdict"] == "clear" and len(state["trials"]) == 5
+    """kill -9 while the second finalist is measured: resume measures it again and judges."""
+    path = write_task(tmp_path, counting_task(finalists={"top_k": 2, "repeats": 2}))
+    study = tmp_path / "s"
+    env = {**os.environ, "RUN_SECONDS": "0.3"}
+    proc = subprocess.Popen(autotune_cmd("run", path, "--study-dir", study), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(e["event"] == "finalist" for e in read_journal(study / "trials.jsonl")):
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert [f["trial_id"] for f in report(study)["finalists"]] == [0]
+    result = run_autotune("resume", study, env=env)
+    assert result.returncode == 0, result.stderr
+    data = report(study)
+    assert [f["trial_id"] for f in data["finalists"]] == [0, 1]
+    assert data["verdict"] == "clear" and len(data["trials"]) == 5

@@ -5,8 +5,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from autotune.adapters import ADAPTERS
+from autotune.executors import EXECUTORS
+from autotune.schedulers import SCHEDULERS
 from autotune.strategies import ALIASES, STRATEGIES
-from autotune.task import SCHEMA_FILE, load_task
+from autotune.task import load_task
+from autotune.task.schema import SCHEMA_FILE
 from conftest import ROOT, cli
 
 TASKS = sorted(p for p in (ROOT / "tasks").iterdir() if p.suffix in (".yaml", ".yml", ".json"))
@@ -54,8 +58,14 @@ def test_every_field_has_a_description():
     assert all("description" in d for d in SCHEMA["$defs"].values())
 
 
-def test_strategy_names_match_the_registry():
-    assert set(SCHEMA["$defs"]["strategyName"]["enum"]) == set(STRATEGIES) | set(ALIASES)
+def test_schema_enums_follow_the_registries():
+    """Adding a strategy, executor, scheduler or adapter is one class and its registration; the schema's
+    enums must list exactly what is registered."""
+    defs, props = SCHEMA["$defs"], SCHEMA["properties"]
+    assert set(defs["strategyName"]["enum"]) == set(STRATEGIES) | set(ALIASES)
+    assert set(defs["executorName"]["enum"]) == set(EXECUTORS)
+    assert set(defs["schedulerName"]["enum"]) == set(SCHEDULERS)
+    assert set(props["metrics"]["properties"]["format"]["enum"]) == {"auto"} | set(ADAPTERS)
 
 
 def test_package_reads_the_shipped_schema():

@@ -4,7 +4,7 @@ The README's test command runs tasks/workloads/setup_llama.sh first (a cached bu
 time), so the server and the model are there."""
 import json
 
-from conftest import ROOT, run_autotune
+from conftest import ROOT, report_of, run_autotune
 
 
 def test_a_short_real_llm_study(tmp_path):
@@ -12,7 +12,7 @@ def test_a_short_real_llm_study(tmp_path):
     result = run_autotune("run", ROOT / "tasks" / "llama-cpp-serving.yaml", "--study-dir", study,
                           "--max-trials", "3", timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    state = json.loads((study / "checkpoint.json").read_text())
+    state = report_of(study)
     assert [t["status"] for t in state["trials"]] == ["completed"] * 3, [t["error"] for t in state["trials"]]
     assert state["trials"][0]["params"]["parallel"] == 1  # the baseline, evaluated first
     for trial in state["trials"]:

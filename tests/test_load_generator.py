@@ -3,7 +3,7 @@ import json
 import sys
 from pathlib import Path
 
-from conftest import ROOT, cli, write_task
+from conftest import ROOT, cli, report_of, write_task
 
 FAKE_OPENAI = Path(__file__).resolve().parent / "fixtures" / "fake_openai.py"
 LOAD = ROOT / "tasks" / "workloads" / "load_openai.py"
@@ -25,7 +25,7 @@ def test_a_study_tunes_a_streaming_server_through_the_vllm_format(tmp_path):
     study = tmp_path / "s"
     result = cli("run", write_task(tmp_path, task), "--study-dir", study)
     assert result.exit_code == 0, result.stderr
-    trials = json.loads((study / "checkpoint.json").read_text())["trials"]
+    trials = report_of(study)["trials"]
     fast, slow = sorted(trials, key=lambda t: t["params"]["delay_ms"])
     for trial in trials:
         m = trial["metrics"]

@@ -66,18 +66,31 @@ def test_throughput_falls_back_per_gpu_then_total_then_output():
     assert objective.value({"mean_total_throughput": 5.0, "mean_total_throughput_per_gpu": 2.5})[1] == 2.5
 
 
-@pytest.mark.parametrize("spec,candidates,direction", [
-    ("latency", ("mean_e2e_latency",), "minimize"),
-    ({"metric": "latency", "stat": "p99"}, ("p99_e2e_latency",), "minimize"),
-    ("ttft", ("mean_ttft",), "minimize"),
-    ({"metric": "tpot", "stat": "p50"}, ("p50_tpot",), "minimize"),
-    ("eval_loss", ("eval_loss",), "minimize"),
-    ("minimize_tpot", ("mean_tpot",), "minimize"),
-    ({"metric": "accuracy", "direction": "maximize"}, ("accuracy",), "maximize"),
+ALL = {name: float(i) for i, name in enumerate(["mean_e2e_latency", "p99_e2e_latency", "mean_ttft", "p50_tpot",
+                                                  "mean_tpot", "eval_loss", "accuracy", "mean_total_throughput"])}
+
+
+@pytest.mark.parametrize("spec,reads,direction", [
+    ("latency", "mean_e2e_latency", "minimize"),
+    ({"metric": "latency", "stat": "p99"}, "p99_e2e_latency", "minimize"),
+    ("ttft", "mean_ttft", "minimize"),
+    ({"metric": "tpot", "stat": "p50"}, "p50_tpot", "minimize"),
+    ("eval_loss", "eval_loss", "minimize"),
+    ("minimize_tpot", "mean_tpot", "minimize"),
+    ("throughput", "mean_total_throughput", "maximize"),
+    ({"metric": "accuracy", "direction": "maximize"}, "accuracy", "maximize"),
 ])
-def test_shortcuts(spec, candidates, direction):
+def test_shortcuts(spec, reads, direction):
     objective = parse_objective(spec)
-    assert objective.candidates == candidates and objective.direction == direction
+    assert objective.value(ALL) == (reads, ALL[reads]) and objective.direction == direction
+
+
+@pytest.mark.parametrize("spec", ["throughput", "latency", {"metric": "throughput"}])
+def test_a_metric_under_the_very_name_wins_over_the_shortcut(spec):
+    """A program printing {"throughput": ...} means that by `objective: throughput`."""
+    name = spec if isinstance(spec, str) else spec["metric"]
+    objective = parse_objective(spec)
+    assert objective.value({**ALL, name: 42.0}) == (name, 42.0)
 
 
 @pytest.mark.parametrize("metrics,reason", [

@@ -11,15 +11,16 @@ import sys
 import time
 from pathlib import Path
 
-from autotune.executor import LOG_HEAD, LOG_TAIL
-from conftest import FAKE_TRIAL, assert_one_line_error, autotune_cmd, cli, fake_trial_task, run_autotune, write_task
+from autotune.process import LOG_HEAD, LOG_TAIL
+from conftest import (FAKE_TRIAL, assert_one_line_error, autotune_cmd, cli, fake_trial_task, report_of, run_autotune,
+                      write_task)
 from test_study import slow_study, trial_processes
 
 FAKE_SERVICE = Path(__file__).resolve().parent / "fixtures" / "fake_service.py"
 
 
 def state_of(study):
-    return json.loads((study / "checkpoint.json").read_text())
+    return report_of(study)
 
 
 # -- failed and torn writes ----------------------------------------------------------------------
@@ -44,6 +45,7 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_and_keeps_the_previou
     after = state_of(study)
     assert [t["params"]["x"] for t in after["trials"]] == [i / 10 for i in range(10)]
     assert all(t["status"] == "completed" for t in after["trials"])
+    assert after["study"]["status"] == "completed"
 
 
 def test_a_corrupted_checkpoint_is_refused_with_the_way_back(tmp_path):
@@ -231,4 +233,4 @@ def test_sigint_during_a_stubborn_trial_exits_130_within_the_grace_period(tmp_pa
     proc.communicate(timeout=30)
     assert proc.returncode == 130 and time.monotonic() - sent < 6
     assert not trial_processes(study)
-    assert state_of(study)["status"] == "interrupted"
+    assert state_of(study)["study"]["status"] == "interrupted"

@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from conftest import cli, fake_trial_task, write_task
+from conftest import assert_one_line_error, cli, fake_trial_task, write_task
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,8 @@ def test_json_has_the_design_shape(study):
     assert report["best"]["params"]["x"] == 0.3 and report["best"]["params"]["mode"] == "ok"
     assert [t["id"] for t in report["trials"]] == list(range(6))
     for trial in report["trials"]:
-        assert set(trial) == {"id", "params", "status", "value", "score", "metrics", "runs", "error", "duration_s"}
+        assert set(trial) == {"id", "params", "status", "value", "score", "metrics", "runs", "error", "duration_s",
+                              "step", "gpus"}
     assert report["stats"]["total"] == 6 and report["stats"]["completed"] == 3 and report["stats"]["failed"] == 3
     failed = [t for t in report["trials"] if t["status"] == "failed"]
     assert all(t["score"] is None and "exit code 3" in t["error"] for t in failed)
@@ -66,9 +67,26 @@ def test_output_file(study, tmp_path):
     assert result.exit_code == 0 and result.stdout == "" and out.read_text().startswith("### autotune")
 
 
-def test_unknown_format_is_exit_2_or_1_with_one_line(study):
-    result = cli("report", study, "--format", "pdf")
-    assert result.exit_code != 0 and "table, json" in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.parametrize("command,fmt", [("report", "xml"), ("report", "pdf"), ("best", "bogus")])
+def test_an_unknown_format_is_invalid_input(study, command, fmt):
+    assert_one_line_error(cli(command, study, "--format", fmt), 2, "--format", fmt)
+
+
+def test_ranges_over_runs_use_the_objective_statistic(tmp_path):
+    """A p90 latency objective: the value and its range over repeats are the p90s, not the means."""
+    runs = ("import json, os; p = os.path.join(os.environ['AUTOTUNE_TRIAL_DIR'], 'n');"
+            "n = int(open(p).read()) if os.path.exists(p) else 0; open(p, 'w').write(str(n + 1));"
+            "print(json.dumps({'mean_e2e_latency': 1.0, 'p90_e2e_latency': 2.0 + n / 100}))")
+    task = fake_trial_task(command=["python", "-c", runs], parameters={"x": [1]}, repeats=3,
+                           objective={"metric": "latency", "stat": "p90"})
+    cli("run", write_task(tmp_path, task), "--study-dir", tmp_path / "s")
+    report = json.loads(cli("report", tmp_path / "s", "--format", "json").stdout)
+    assert report["study"]["objective"] == {"metric": "latency", "direction": "minimize", "stat": "p90"}
+    [trial] = report["trials"]
+    p90s = sorted(run["p90_e2e_latency"] for run in trial["runs"])
+    assert trial["value"] == p90s[1] and p90s[0] < p90s[2]
+    markdown = cli("report", tmp_path / "s", "--format", "markdown").stdout
+    assert f"({p90s[0]:.6g}-{p90s[2]:.6g})" in markdown
 
 
 def test_best_formats(study):

@@ -196,3 +196,15 @@ def test_tell_rejects_a_completed_trial_without_a_score():
 def test_seed_alias_n_initial_random():
     strategy = create_strategy({"name": "bayesian", "n_initial_random": 3}, Space.from_spec({"a": [1, 2]}))
     assert strategy.name == "tpe" and strategy.n_startup_trials == 3
+
+
+@pytest.mark.parametrize("spec", [{f"p{i}": list(range(100)) for i in range(12)},
+                                  {f"f{i}": {"type": "float", "low": 0, "high": 1, "step": 0.001} for i in range(10)}])
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_spaces_too_large_for_64_bit_indices(name, spec):
+    """12 parameters of 100 values hold 1e24 configurations; any size must work."""
+    space = Space.from_spec(spec)
+    strategy = create_strategy({"name": name, "seed": 0}, space, max_trials=6)
+    proposals = drive(strategy, 6, lambda p: sum(v for v in p.values()))
+    assert len(proposals) == 6 and all(space.contains(p) for p in proposals)
+    assert len({json.dumps(p, sort_keys=True) for p in proposals}) == 6

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from autotune.storage import read_jsonl
-from conftest import autotune_cmd, cli, fake_trial_task, run_autotune, write_task
+from autotune.storage import read_journal
+from conftest import autotune_cmd, cli, fake_trial_task, report_of, run_autotune, trials_of, write_task
 
 
 def start(tmp_path, task, *flags):
@@ -21,20 +21,26 @@ def checkpoint(study):
     return json.loads((study / "checkpoint.json").read_text())
 
 
+def read_jsonl(path):
+    return read_journal(path)
+
+
 def test_study_directory_layout_and_checkpoint(tmp_path):
     result, study = start(tmp_path, fake_trial_task())
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == str(study.resolve())
     assert (study / "task.yaml").read_bytes() == (tmp_path / "task.yaml").read_bytes()
     state = checkpoint(study)
-    for key in ("format_version", "task_sha256", "task_path", "workdir", "strategy", "trials", "next_trial_id",
-                "status", "budget", "elapsed_s"):
+    for key in ("format_version", "task_sha256", "task_path", "workdir", "strategy", "next_trial_id",
+                "status", "budget", "elapsed_s", "journal_bytes"):
         assert key in state, key
     assert state["status"] == "completed" and state["next_trial_id"] == 5
     assert state["strategy"]["name"] == "grid" and "rng" in state["strategy"]
     assert os.path.isabs(state["workdir"])
-    assert [t["params"]["x"] for t in state["trials"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
-    for trial in state["trials"]:
+    assert state["journal_bytes"] == (study / "trials.jsonl").stat().st_size
+    trials = trials_of(study)
+    assert [t["params"]["x"] for t in trials] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    for trial in trials:
         assert trial["status"] == "completed" and trial["score"] == trial["value"]
         directory = study / "trials" / f"{trial['id']:04d}"
         for name in ("params.json", "stdout.log", "stderr.log", "metrics.json", "result.json"):
@@ -62,25 +68,25 @@ def test_exit_1_when_no_trial_is_feasible(tmp_path):
     task["command"] = ["python", "-c", code]
     result, study = start(tmp_path, task)
     assert result.exit_code == 1
-    assert checkpoint(study)["trials"][0]["status"] == "infeasible"
+    assert trials_of(study)[0]["status"] == "infeasible"
 
 
 def test_budget_flags_and_resume_with_a_larger_budget(tmp_path):
     result, study = start(tmp_path, fake_trial_task(), "--max-trials", "2")
-    assert result.exit_code == 0 and len(checkpoint(study)["trials"]) == 2
+    assert result.exit_code == 0 and len(trials_of(study)) == 2
     nothing = cli("resume", study)
     assert nothing.exit_code == 0 and "nothing left" in nothing.stderr
     more = cli("resume", study, "--max-trials", "4")
     assert more.exit_code == 0
-    assert [t["id"] for t in checkpoint(study)["trials"]] == [0, 1, 2, 3]
+    assert [t["id"] for t in trials_of(study)] == [0, 1, 2, 3]
 
 
 def test_max_time_stops_launching(tmp_path):
     task = fake_trial_task(parameters={"x": [1, 2, 3, 4, 5, 6], "mode": ["sleep"]})
     result, study = start(tmp_path, task, "--max-time", "1s")
-    state = checkpoint(study)
-    assert result.exit_code == 0 and state["status"] == "completed"
-    assert 1 <= len(state["trials"]) < 6
+    report = report_of(study)
+    assert result.exit_code == 0 and report["study"]["status"] == "completed"
+    assert 1 <= len(report["trials"]) < 6
 
 
 @pytest.mark.parametrize("setup,message", [
@@ -101,7 +107,7 @@ def test_resume_refuses_a_changed_task_unless_forced(tmp_path):
     refused = cli("resume", study, "--max-trials", "2")
     assert refused.exit_code == 2 and "task.yaml" in refused.stderr and "--force" in refused.stderr
     forced = cli("resume", study, "--max-trials", "2", "--force")
-    assert forced.exit_code == 0 and len(checkpoint(study)["trials"]) == 2
+    assert forced.exit_code == 0 and len(trials_of(study)) == 2
 
 
 def test_resume_tolerates_a_torn_last_line_in_the_log(tmp_path):
@@ -167,15 +173,14 @@ def test_signal_stops_checkpoints_exits_130_and_resumes(tmp_path, sig):
     assert time.monotonic() - sent < 10
     assert not trial_processes(study)
     assert "\x1b" not in stderr  # no terminal: plain lines, no control characters
-    state = checkpoint(study)
-    assert state["status"] == "interrupted"
-    assert state["trials"][0]["status"] == "interrupted"
+    report = report_of(study)
+    assert report["study"]["status"] == "interrupted"
+    assert report["trials"][0]["status"] == "interrupted"
     # Resume re-runs the interrupted trial with its params, under its id.
     result = run_autotune("resume", study, env={**os.environ, "FAKE_SLEEP": "0"})
     assert result.returncode == 0, result.stderr
-    state = checkpoint(study)
-    assert [(t["id"], t["params"]["x"], t["status"]) for t in state["trials"]] == [(0, 0, "completed"),
-                                                                                   (1, 1, "completed")]
+    assert [(t["id"], t["params"]["x"], t["status"]) for t in trials_of(study)] == [(0, 0, "completed"),
+                                                                                    (1, 1, "completed")]
 
 
 def test_resume_stops_trial_processes_a_killed_runner_left_behind(tmp_path):

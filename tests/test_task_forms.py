@@ -57,7 +57,7 @@ def test_task_is_frozen_and_typed(tmp_path):
     with pytest.raises(TypeError):
         task.strategy["seed"] = 1
     assert task.command == ("run", "--mem", "{mem}", "--tp", "{tp}")
-    assert task.objective.candidates == ("mean_e2e_latency",)
+    assert task.objective.value({"mean_e2e_latency": 2.0, "mean_ttft": 1.0}) == ("mean_e2e_latency", 2.0)
     assert task.strategy == {"name": "tpe", "seed": 5, "n_startup_trials": 4}
     assert task.budget.max_trials == 12
     assert task.workdir == tmp_path.resolve()

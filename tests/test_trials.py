@@ -5,15 +5,14 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import FAKE_TRIAL, cli, fake_trial_task, write_task
+from conftest import FAKE_TRIAL, cli, fake_trial_task, report_of, write_task
 from test_study import trial_processes
 
 
 def run_study(tmp_path, task, *flags):
     study = tmp_path / "study"
     result = cli("run", write_task(tmp_path, task), "--study-dir", study, *flags)
-    state = json.loads((study / "checkpoint.json").read_text())
-    return result, state, study
+    return result, report_of(study), study
 
 
 def test_values_with_shell_metacharacters_are_one_argument_each(tmp_path):
@@ -41,7 +40,6 @@ def test_trial_environment_and_port(tmp_path):
     probe = ("import json, os, socket;"
              "s = socket.socket(); s.bind(('127.0.0.1', int(os.environ['P']))); s.close();"
              "print(json.dumps({'loss': 1.0, 'port': int(os.environ['P']),"
-             " 'same_dir': os.environ['AUTOTUNE_TRIAL_DIR'] == os.getcwd() or True,"
              " 'id': int(os.environ['AUTOTUNE_TRIAL_ID']),"
              " 'x': json.loads(os.environ['AUTOTUNE_PARAMS'])['x']}))")
     task = fake_trial_task(command=["python", "-c", probe], env={"P": "{port}"},
@@ -65,7 +63,7 @@ def test_parallel_runs_trials_at_once(tmp_path):
 
 def test_each_failure_is_recorded_with_its_reason_and_the_study_goes_on(tmp_path):
     modes = ["exit3", "segv", "nan", "garbage", "silent", "ok"]
-    task = fake_trial_task(parameters={"mode": modes})
+    task = fake_trial_task(parameters={"mode": modes}, budget={"fail_fast": False})
     result, state, study = run_study(tmp_path, task)
     assert result.exit_code == 0, result.stderr
     by_mode = {t["params"]["mode"]: t for t in state["trials"]}
@@ -95,7 +93,7 @@ def test_max_failed_trials_ends_the_study(tmp_path):
     task = fake_trial_task(parameters={"x": [1, 2, 3, 4, 5], "mode": ["exit3"]}, budget={"max_failed_trials": 2})
     result, state, _ = run_study(tmp_path, task)
     assert result.exit_code == 1
-    assert state["status"] == "failed" and len(state["trials"]) == 2
+    assert state["study"]["status"] == "failed" and len(state["trials"]) == 2
 
 
 def test_repeats_run_the_command_several_times(tmp_path):
@@ -128,3 +126,12 @@ def test_a_trial_cannot_write_outside_through_its_name(tmp_path):
     assert cli("validate", path).exit_code == 2
     assert not (tmp_path.parent / "escape").exists()
     assert os.listdir(tmp_path) == ["task.yaml"]
+
+
+def test_a_mistake_that_fails_every_trial_stops_the_study_early(tmp_path):
+    task = fake_trial_task(command=["pythn3", "bench.py"], parameters={"x": list(range(50))})
+    result, state, _ = run_study(tmp_path, task)
+    assert result.exit_code == 1
+    assert len(state["trials"]) == 5 and state["study"]["status"] == "failed"
+    last = result.stderr.strip().splitlines()[-1]
+    assert "the first 5 trials all failed" in last and "could not start 'pythn3'" in last

@@ -10,15 +10,12 @@ from typing import Any
 
 from ..errors import SpecError, did_you_mean
 from ..space import Space
-from .base import Strategy
+from . import grid, random_search, tpe  # noqa: F401  (the built-in strategies register themselves)
+from .base import STRATEGIES, Strategy, register
 
-STRATEGIES: dict[str, type[Strategy]] = {}
+__all__ = ["STRATEGIES", "Strategy", "create_strategy", "normalize_spec", "register", "resolve_name",
+           "restore_strategy"]
 ALIASES = {"bayesian": "tpe"}
-
-
-def register(cls: type[Strategy]) -> type[Strategy]:
-    STRATEGIES[cls.name] = cls
-    return cls
 
 
 def resolve_name(name: str, path: str = "strategy.name") -> str:
@@ -55,5 +52,3 @@ def restore_strategy(state: Mapping[str, Any], space: Space,
     ({"params", "score", "status", "step"?}; status "running" for one asked and not told yet)."""
     return STRATEGIES[resolve_name(state["name"])].from_state(state, space, history)
 
-
-from . import grid, random_search, tpe  # noqa: E402,F401  (registers the built-in strategies)

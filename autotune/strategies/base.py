@@ -17,6 +17,13 @@ from ..space import Space
 STATUSES = ("completed", "failed", "infeasible", "pruned")
 RUNNING = "running"  # a history entry asked but not told yet: a trial still running when the state was taken
 MAX_REDRAWS = 64
+STRATEGIES: dict[str, type["Strategy"]] = {}
+
+
+def register(cls: type["Strategy"]) -> type["Strategy"]:
+    """Make a strategy class available by its name to tasks and the factory."""
+    STRATEGIES[cls.name] = cls
+    return cls
 
 
 class Strategy:
@@ -52,6 +59,10 @@ class Strategy:
         """What continuing exactly needs beyond the history: JSON-safe and small, random generator included."""
         return {"name": self.name, "seed": self.seed, "max_trials": self.max_trials, "options": self.options,
                 "rng": self.rng.bit_generator.state, **self.counters()}
+
+    def describe(self) -> str:
+        """What the study says it searched with."""
+        return self.name
 
     def counters(self) -> dict:
         """Counters a subclass keeps across a restore (constant size); none by default."""

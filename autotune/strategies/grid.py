@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import register
-from .base import Strategy
+from .base import Strategy, register
 
 # Farthest-point sampling costs candidates x dims per step. A grid with more configurations than this
 # (12 parameters of 100 values hold 1e24) is represented by this many candidates drawn from it.

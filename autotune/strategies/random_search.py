@@ -2,8 +2,7 @@
 repeating a configuration of a finite space while unseen ones remain (see Strategy._random_proposal)."""
 from __future__ import annotations
 
-from . import register
-from .base import Strategy
+from .base import Strategy, register
 
 
 @register

@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..space import Categorical
-from . import register
-from .base import Strategy
+from .base import Strategy, register
 
 PRIOR_WEIGHT = 1.0
 # Kernels 0.7 times as wide as Optuna's neighbour-gap rule: more exploitation near good points. Chosen on

@@ -1,0 +1,55 @@
+"""The scheduler contract: given the scores a running trial reports, decide whether it goes on.
+
+Like Syne Tune's schedulers it returns a decision for each report, as reports arrive, so parallel
+trials never wait for each other. It sees only reported values: nothing of processes or strategies.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from typing import Any, ClassVar
+
+SCHEDULERS: dict[str, type["Scheduler"]] = {}
+
+
+def register(cls: type["Scheduler"]) -> type["Scheduler"]:
+    """Make a scheduler class available by its name to tasks (`early_stopping.name`)."""
+    SCHEDULERS[cls.name] = cls
+    return cls
+
+
+class Decision(str, Enum):
+    CONTINUE = "continue"
+    STOP = "stop"
+
+
+class Scheduler:
+    name: ClassVar[str]
+    OPTIONS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, seed: int = 0, **options: Any):
+        self.seed = seed
+        self.options = options
+
+    def on_report(self, trial_id: int, step: int, score: float | None) -> Decision:
+        """A running trial reached `step` with this score (lower is better; None: not scorable)."""
+        return Decision.CONTINUE
+
+    def on_finish(self, trial_id: int) -> None:
+        """The trial ended (completed, failed, pruned...); it reports no more."""
+
+    def state(self) -> dict:
+        """What the report history cannot give back; small and JSON-safe."""
+        return {"name": self.name, "seed": self.seed, "options": dict(self.options)}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], reports: Iterable[Mapping[str, Any]] = ()) -> "Scheduler":
+        """Rebuild by replaying the reports ({"id", "step", "score"}) in the order they arrived; a trial
+        re-run on resume reports again from its start, its earlier attempt's reports already dropped."""
+        scheduler = cls(seed=state.get("seed", 0), **state.get("options", {}))
+        for report in reports:
+            if report.get("event") == "finished":
+                scheduler.on_finish(report["id"])
+            else:
+                scheduler.on_report(report["id"], report["step"], report.get("score"))
+        return scheduler

@@ -1,0 +1,138 @@
+"""The validated task: frozen dataclasses, built once by `load_task` and never changed."""
+from __future__ import annotations
+
+import copyreg
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from ..objective import SLO, Objective
+from ..space import Space
+from .durations import format_duration
+
+# A task crosses process boundaries (Ray ships it to the node that runs the trial); read-only mappings
+# pickle as plain dicts wrapped again.
+copyreg.pickle(MappingProxyType, lambda m: (MappingProxyType, (dict(m),)))
+
+DEFAULT_MAX_TRIALS = 50
+DEFAULT_READY_TIMEOUT = 600.0
+
+
+def frozen(mapping: Mapping | None = None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+def empty() -> Mapping:
+    return field(default_factory=frozen)
+
+
+@dataclass(frozen=True)
+class Ready:
+    http: str | None = None
+    tcp: str | None = None
+    log: str | None = None
+    timeout: float = DEFAULT_READY_TIMEOUT
+    interval: float = 0.5
+
+
+@dataclass(frozen=True)
+class Service:
+    command: tuple
+    env: Mapping = empty()
+    ready: Ready | None = None
+    stop_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class MetricsSpec:
+    format: str = "auto"
+    file: str | None = None
+    regex: Mapping = empty()
+
+
+@dataclass(frozen=True)
+class Finalists:
+    top_k: int
+    repeats: int = 3
+
+
+@dataclass(frozen=True)
+class FailFast:
+    """Stop a study whose trials keep failing: `first` trials that all failed, or `streak` in a row that
+    failed for the same reason. 0 turns a check off."""
+    first: int = 5
+    streak: int = 10
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_trials: int | None = None
+    max_time: float | None = None
+    max_failed_trials: int | None = None
+    fail_fast: FailFast = FailFast()
+
+
+@dataclass(frozen=True)
+class Resources:
+    gpus: int | tuple = 0               # per trial: an int, or factors (ints and parameter names) to multiply
+    devices: str | tuple = "auto"       # "auto" or the device ids
+    visible_devices_env: str = "CUDA_VISIBLE_DEVICES"
+    cpus: float = 1.0
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    name: str = "local"
+    options: Mapping = empty()
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    name: str = "none"
+    options: Mapping = empty()
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    command: tuple
+    space: Space
+    objective: Objective
+    strategy: Mapping              # {name, seed?, **options}, names resolved
+    source: Path
+    workdir: Path
+    slo: SLO = SLO()
+    budget: Budget = Budget()
+    env: Mapping = empty()
+    service: Service | None = None
+    timeout: float | None = None
+    kill_grace: float = 5.0
+    repeats: int = 1
+    warmup: int = 0
+    parallel: int | None = None    # None: 1, or as many trials as the GPUs hold
+    metrics: MetricsSpec = MetricsSpec()
+    baseline: Mapping | None = None
+    finalists: Finalists | None = None
+    resources: Resources | None = None
+    executor: ExecutorSpec = ExecutorSpec()
+    early_stopping: EarlyStopping = EarlyStopping()
+
+    @property
+    def max_trials(self) -> int:
+        if self.budget.max_trials is not None:
+            return self.budget.max_trials
+        return self.space.size if self.strategy["name"] == "grid" else DEFAULT_MAX_TRIALS
+
+    def summary(self) -> str:
+        """One line for `validate`: name, parameters and kinds, grid size, strategy, objective, budget."""
+        grid = f"grid size {self.space.size}" if self.space.finite else "continuous space"
+        budget = [f"max_trials {self.max_trials}"]
+        if self.budget.max_time:
+            budget.append(f"max_time {format_duration(self.budget.max_time)}")
+        if self.budget.max_failed_trials:
+            budget.append(f"max_failed_trials {self.budget.max_failed_trials}")
+        where = f"; executor {self.executor.name}" if self.executor.name != "local" else ""
+        return (f"{self.name}: {len(self.space.params)} parameters ({self.space.describe()}); {grid}; "
+                f"strategy {self.strategy['name']}; objective {self.objective.direction} {self.objective.metric}; "
+                f"budget {', '.join(budget)}{where}")
