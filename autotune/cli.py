@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from . import compare as comparison
 from .errors import AutotuneError, InputError
 from .progress import reporter_for
 from .report import BEST_FORMATS, FORMATS, build_report, render_best, render_report
@@ -121,6 +122,21 @@ def best(
 ) -> None:
     """Print the best parameters found so far."""
     typer.echo(render_best(study_dir, format), nl=False)
+
+
+@app.command()
+@command
+def compare(
+    base_dir: Path = typer.Argument(..., help="The study to compare against, e.g. the last main-branch study."),
+    new_dir: Path = typer.Argument(..., help="The new study."),
+    tolerance: str = typer.Option("2%", "--tolerance", help="How much worse NEW may be, relative to BASE."),
+    format: str = typer.Option("table", "--format", "-f", help=f"One of {', '.join(comparison.FORMATS)}."),
+) -> None:
+    """Compare the best of two studies with the same objective; exit 1 on a regression (a CI gate)."""
+    result = comparison.compare_studies(base_dir, new_dir, comparison.parse_tolerance(tolerance))
+    typer.echo(comparison.render_comparison(result, format), nl=False)
+    if result["regression"]:
+        raise fail(result["summary"], 1)
 
 
 @app.command()
