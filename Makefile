@@ -4,7 +4,7 @@ PYTHON ?= python3
 .PHONY: install demo demo-llm test bench clean
 
 install:
-	$(PYTHON) -m pip install -e '.[test]'
+	$(PYTHON) -m pip install -e '.[test,plot]'
 
 demo:
 	$(PYTHON) -m pip install -q . && autotune run tasks/train-mlp.yaml
@@ -13,10 +13,10 @@ demo-llm:
 	$(PYTHON) -m pip install -q . && PYTHON=$(PYTHON) bash tasks/workloads/setup_llama.sh && autotune run tasks/llama-cpp-serving.yaml
 
 test:
-	$(PYTHON) -m pip install -e '.[test]' && bash tasks/workloads/setup_llama.sh && $(PYTHON) -m pytest -q
+	$(PYTHON) -m pip install -e '.[test,plot]' && bash tests/setup_browser.sh && bash tasks/workloads/setup_llama.sh && $(PYTHON) -m pytest -q
 
 bench:
 	$(PYTHON) -m pip install -q -e '.[bench]' && $(PYTHON) benchmarks/strategies.py
 
 clean:
-	rm -rf studies build *.egg-info .pytest_cache
+	rm -rf studies build *.egg-info .pytest_cache test-artifacts

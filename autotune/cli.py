@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 
 import typer
 
+from . import compare as comparison
 from .errors import AutotuneError, InputError
 from .executors import EXECUTORS
 from .loop import RunOutcome, run_study
@@ -198,6 +199,24 @@ def best(
 ) -> None:
     """Print the best parameters found so far."""
     typer.echo(render_best(study_dir, format), nl=False)
+
+
+@app.command()
+@command
+def compare(
+    base_dir: Path = typer.Argument(..., help="The study to compare against, e.g. the last main-branch study.",
+                                    metavar="BASE_DIR"),
+    new_dir: Path = typer.Argument(..., help="The new study.", metavar="NEW_DIR"),
+    tolerance: str = typer.Option("2%", "--tolerance", help="How much worse NEW may be, relative to BASE.",
+                                  metavar="PCT"),
+    format: str = typer.Option("table", "--format", "-f", help=f"One of {', '.join(comparison.FORMATS)}.",
+                               metavar="FORMAT"),
+) -> None:
+    """Compare the best of two studies with the same objective; exit 1 on a regression (a CI gate)."""
+    result = comparison.compare_studies(base_dir, new_dir, comparison.parse_tolerance(tolerance))
+    typer.echo(comparison.render_comparison(result, format), nl=False)
+    if result["regression"]:
+        raise fail(result["summary"], 1)
 
 
 @app.command()

@@ -1,8 +1,7 @@
-"""Reports of a study, built from its checkpoint: table (rich), json, markdown, csv, html; and the best params."""
+"""Reports of a study, built from its checkpoint: table (rich), json, markdown, csv, html, junit; and the best params."""
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import shlex
@@ -13,13 +12,15 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import AutotuneError, InputError
+from .html_report import render_html
+from .junit import render_junit
 from .objective import Objective, parse_objective, run_values
 from .progress import format_number
 from .records import Status, ranked
 from .storage import dumps
 from .study import Study
 
-FORMATS = ("table", "json", "markdown", "csv", "html")
+FORMATS = ("table", "json", "markdown", "csv", "html", "junit")
 BEST_FORMATS = ("yaml", "json", "args")
 TRIAL_KEYS = ("id", "params", "status", "value", "score", "metrics", "runs", "error", "duration_s", "step", "gpus")
 MAX_ERROR_CELL = 60
@@ -139,17 +140,6 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_html(report: dict) -> str:
-    header, rows = _rows(report)
-    cells = lambda tag, row: "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in row)  # noqa: E731
-    body = "\n".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
-    headline = "".join(f"<p>{html.escape(line)}</p>" for line in _headline(report))
-    title = html.escape(f"autotune: {report['study']['name']}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
-            "<style>table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style></head>"
-            f"<body><h1>{title}</h1>{headline}<table><tr>{cells('th', header)}</tr>\n{body}</table></body></html>\n")
-
-
 def render_csv(report: dict) -> str:
     params = _param_names(report)
     metrics: list[str] = []
@@ -170,7 +160,7 @@ def render_json(report: dict) -> str:
 
 
 RENDERERS = {"table": render_table, "json": render_json, "markdown": render_markdown, "csv": render_csv,
-             "html": render_html}
+             "html": render_html, "junit": render_junit}
 
 
 def render_best(study_dir: str | Path, fmt: str) -> str:

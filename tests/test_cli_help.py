@@ -2,7 +2,7 @@ import pytest
 
 from conftest import cli
 
-COMMANDS = ["run", "resume", "report", "validate", "best"]
+COMMANDS = ["run", "resume", "report", "validate", "best", "compare"]
 
 
 def test_top_level_help_lists_every_command():
