@@ -130,8 +130,9 @@ def _lines(buffer: bytearray, on_line: Callable[[bytes], None]) -> bytearray:
 
 def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdout: Path, stderr: Path,
         stop: threading.Event, kill_grace: float, timeout: float | None = None,
-        on_line: Callable[[bytes], None] | None = None) -> RunResult:
-    """Run to completion, the timeout, or the stop event; the whole process group is gone afterwards."""
+        on_line: Callable[[bytes], None] | None = None, on_tick: Callable[[], None] | None = None) -> RunResult:
+    """Run to completion, the timeout, or the stop event; the whole process group is gone afterwards.
+    `on_tick` is called every POLL_S while it runs, and once at the end."""
     started = time.monotonic()
     try:
         proc = Process(argv, cwd=cwd, env=env, stdout=stdout, stderr=stderr, on_line=on_line)
@@ -145,6 +146,8 @@ def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdout: Path,
                 break
             except subprocess.TimeoutExpired:
                 pass
+            if on_tick is not None:
+                on_tick()
             if stop.is_set():
                 terminate(proc, kill_grace)
                 return RunResult(proc.returncode, time.monotonic() - started, "stopped", stopped=True)
@@ -154,6 +157,8 @@ def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdout: Path,
     finally:
         kill_group(proc.pid, signal.SIGKILL)  # whatever the command left behind in its group
         proc.close_logs()
+        if on_tick is not None:
+            on_tick()
     error = describe_exit(proc.returncode) or proc.log_error
     return RunResult(proc.returncode, time.monotonic() - started, error)
 

@@ -3,13 +3,10 @@ or of the file $AUTOTUNE_PROGRESS_FILE ({"step": 3, "eval_loss": 0.41})."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from .adapters import number
-
-POLL_S = 0.1
 
 
 def parse_report(line: bytes | str) -> dict | None:
@@ -31,23 +28,16 @@ def parse_report(line: bytes | str) -> dict | None:
 
 
 class ProgressFile:
-    """Follows the progress file while a run goes on, handing each complete new line's report on."""
+    """Reads the new complete lines of the progress file each time it is asked (the run's wait loop asks
+    every few tens of milliseconds), handing their reports on."""
 
     def __init__(self, path: Path, report: Callable[[dict], None]):
         self.path = path
         self.report = report
         self.offset = 0
         self.rest = b""
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._follow, daemon=True)
-        self.thread.start()
 
-    def _follow(self) -> None:
-        while not self.done.wait(POLL_S):
-            self._read()
-        self._read()
-
-    def _read(self) -> None:
+    def read(self) -> None:
         try:
             with open(self.path, "rb") as f:
                 f.seek(self.offset)
@@ -60,7 +50,3 @@ class ProgressFile:
             found = parse_report(line)
             if found is not None:
                 self.report(found)
-
-    def close(self) -> None:
-        self.done.set()
-        self.thread.join()

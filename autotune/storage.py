@@ -50,7 +50,10 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    """Write to a temporary file, fsync, rename over `path`, fsync the directory: all or nothing."""
+    """Write to a temporary file, fsync, rename over `path`: all or nothing. The directory is not fsynced
+    after the rename (a millisecond per trial): if the machine itself goes down before the rename reaches
+    the disk, the previous checkpoint is found, which the journal's commit point makes a consistent,
+    slightly earlier study (the last trial runs again)."""
     data = (dumps(value, indent=1) + "\n").encode()
     tmp = path.with_name(f".{path.name}.tmp")
     try:
@@ -61,7 +64,6 @@ def write_json_atomic(path: Path, value: Any) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        fsync_dir(path.parent)
     except OSError as e:
         try:
             tmp.unlink()
@@ -89,14 +91,6 @@ def write_checkpoint(study_dir: Path, state: Any) -> None:
         except OSError as e:
             raise AutotuneError(f"cannot keep a copy of {path}: {e.strerror or e}") from None
     write_json_atomic(path, state)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_checkpoint(study_dir: Path) -> dict:

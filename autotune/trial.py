@@ -121,9 +121,7 @@ def _runs(task: "Task", directory: Path, values: dict, env: dict, service: Proce
         on_line = (lambda line: _report_line(line, report)) if reporting else None
         result = run(argv, cwd=task.workdir, env={**env, "AUTOTUNE_METRICS_FILE": str(metrics_file)},
                      stdout=stdout, stderr=stderr, stop=stop, kill_grace=task.kill_grace, timeout=task.timeout,
-                     on_line=on_line)
-        if progress is not None:
-            progress.close()
+                     on_line=on_line, on_tick=progress and progress.read)
         where = spec.label + (f"{name.replace('-', ' ')}: " if total > 1 else "")
         if result.stopped:
             return outcome("stopped", batches, "stopped")

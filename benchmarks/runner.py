@@ -1,0 +1,130 @@
+"""Runner cost: what autotune itself spends per trial, early and late in a long study, and what opening
+a 10,000-trial study costs. Prints figures and ratios measured in one run; asserts nothing.
+
+    python benchmarks/runner.py            # 3000 trials of a trivial command, a 10,000-trial study
+    python benchmarks/runner.py --quick    # a smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from autotune import Study, build_report, run_study
+from autotune.executors.inline import InlineExecutor
+from autotune.storage import read_journal
+
+# A trivial trial: /bin/echo prints the metrics line; no interpreter starts.
+TRIVIAL = {"name": "runner-cost", "command": ["/bin/echo", '{{"loss": {x}, "other": {y}}}'],
+           "parameters": {"x": {"type": "float", "low": 0, "high": 1}, "y": {"type": "float", "low": 0, "high": 1}},
+           "objective": {"metric": "loss", "direction": "minimize"}, "strategy": {"name": "random", "seed": 1}}
+
+
+def spawn_cost(n: int) -> float:
+    """Seconds to spawn and wait for the trivial command with pipes, as the executor does, outside autotune."""
+    started = time.perf_counter()
+    for _ in range(n):
+        subprocess.run(["/bin/echo", '{"loss": 0.5, "other": 0.5}'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       start_new_session=True)
+    return (time.perf_counter() - started) / n
+
+
+def per_trial_times(study: Path) -> list[float]:
+    """Seconds between consecutive trial ends, from the journal's millisecond timestamps."""
+    ends = [datetime.fromisoformat(e["time"]).timestamp() for e in read_journal(study / "trials.jsonl")
+            if e["event"] == "finished"]
+    return [b - a for a, b in zip(ends, ends[1:])]
+
+
+def run_cli_study(directory: Path, trials: int) -> Path:
+    task = directory / "task.yaml"
+    task.write_text(yaml.safe_dump(TRIVIAL, sort_keys=False))
+    study = directory / "study"
+    subprocess.run([sys.executable, "-m", "autotune", "run", str(task), "--study-dir", str(study),
+                    "--max-trials", str(trials)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return study
+
+
+def big_study(directory: Path, trials: int) -> Path:
+    """A study of `trials` trials made fast with the inline executor (a function call per trial)."""
+    task = directory / "big.yaml"
+    task.write_text(yaml.safe_dump({**TRIVIAL, "name": "big", "command": None,
+                                    "executor": {"name": "inline", "function": "runner:trivial"}}, sort_keys=False)
+                    .replace("command: null\n", ""))
+    study = Study.create(task, directory / "big", max_trials=trials)
+    try:
+        run_study(study, executor=InlineExecutor(study.task, study.dir, function=trivial))
+    finally:
+        study.close()
+    return directory / "big"
+
+
+def trivial(params, context):
+    return {"loss": params["x"], "other": params["y"]}
+
+
+def timed(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def open_for_resume(study: Path) -> None:
+    Study.open(study).close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    trials, window, big = (400, 100, 1000) if args.quick else (3000, 300, 10_000)
+    sys.path.insert(0, str(Path(__file__).parent))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        print(f"## Runner cost per trial (random on two floats, a trivial command; {os.cpu_count()} cores)\n")
+        study = run_cli_study(tmp, trials)
+        gaps = per_trial_times(study)
+        spawn = spawn_cost(300)
+        early, late = statistics.mean(gaps[:window]), statistics.mean(gaps[-window:])
+        print("| trials | ms per trial | beyond the process spawn (ms) |\n|---|---|---|")
+        print(f"| 1-{window} | {early * 1e3:.2f} | {(early - spawn) * 1e3:.2f} |")
+        print(f"| {trials - window}-{trials} | {late * 1e3:.2f} | {(late - spawn) * 1e3:.2f} |")
+        print(f"\nspawning the command alone: {spawn * 1e3:.2f} ms; late / early: {late / early:.2f} (target <= 1.2)")
+        print(f"checkpoint: {(study / 'checkpoint.json').stat().st_size} bytes after {trials} trials "
+              f"(target <= 65536); journal: {(study / 'trials.jsonl').stat().st_size / trials:.0f} bytes per trial\n")
+
+        print(f"## Opening a {big:,}-trial study\n")
+        started = time.perf_counter()
+        study = big_study(tmp, big)
+        made = time.perf_counter() - started
+        resume_s = timed(lambda: open_for_resume(study))
+        report_s = timed(lambda: build_report(study))
+        cli_started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "autotune", "report", str(study), "--format", "json"], check=True,
+                       stdout=subprocess.DEVNULL)
+        cli_s = time.perf_counter() - cli_started
+        size = (study / "checkpoint.json").stat().st_size
+        print("| what | seconds |\n|---|---|")
+        print(f"| open for resume (read the journal, rebuild trials, restore the strategy) | {resume_s:.2f} |")
+        print(f"| build the report | {report_s:.2f} |")
+        print(f"| `autotune report --format json` as a command | {cli_s:.2f} |")
+        print(f"\ntarget <= 2 s each; checkpoint {size} bytes at {big:,} trials; "
+              f"made in {made:.1f} s with the inline executor ({made / big * 1e3:.2f} ms per trial)")
+        print(json.dumps({"early_ms": early * 1e3, "late_ms": late * 1e3, "spawn_ms": spawn * 1e3,
+                          "open_s": resume_s, "report_s": report_s}))
+
+
+if __name__ == "__main__":
+    main()
