@@ -3,26 +3,41 @@ stderr, results to stdout."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import threading
 from contextlib import contextmanager
 from functools import wraps
+from importlib.metadata import version
 from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from . import compare as comparison
 from .errors import AutotuneError, InputError
 from .executors import EXECUTORS
 from .loop import RunOutcome, run_study
-from .progress import reporter_for
+from .progress import format_number, format_params, reporter_for
 from .records import StudyStatus
 from .report import BEST_FORMATS, FORMATS, build_report, render_best, render_report
-from .study import Study
+from .study import Study, newest_study
 from .task import load_task, parse_duration
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+class Command(TyperCommand):
+    """Usage lines that read `autotune run [OPTIONS] TASK` and `autotune report [OPTIONS] [DIR]`."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.metavar or param.name.upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
 
 app = typer.Typer(
     help="Find the best flags for a program by measuring it: run a study from a task file, resume it, "
@@ -30,11 +45,21 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"autotune {version('autotune')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def setup() -> None:
+def setup(
+    _: bool = typer.Option(False, "--version", callback=show_version, is_eager=True, help="Print the version and exit."),
+) -> None:
     """Process-wide settings for every command."""
     # Nothing autotune creates (or its trials create) is world-writable, whatever the caller's umask.
     os.umask(os.umask(0) | 0o002)
@@ -87,12 +112,13 @@ def placement_options(executor: Optional[str], ray_address: Optional[str], gpus:
     return chosen
 
 
+DIR_HELP = "The study directory (default: the newest under ./studies)."
 EXECUTOR_HELP = "Where trials run: local (default) or ray (overrides the task's executor)."
 RAY_HELP = "Address of the Ray cluster (implies --executor ray); default: the task's, or auto."
 GPUS_HELP = "The GPUs trials may use, e.g. 0,1,2,3 (overrides resources.devices)."
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 def run(
     task: Path = typer.Argument(..., help="The task file (YAML or JSON).", metavar="TASK"),
@@ -117,10 +143,10 @@ def run(
     finish(study)
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 def resume(
-    study_dir: Path = typer.Argument(..., help="The study directory.", metavar="DIR"),
+    study_dir: Optional[Path] = typer.Argument(None, help=DIR_HELP, metavar="DIR"),
     max_trials: Optional[int] = typer.Option(None, "--max-trials", min=1, help="Trials in all, counting those done.",
                                              metavar="N"),
     max_time: Optional[str] = typer.Option(None, "--max-time", help="Wall time in all, counting the time spent.",
@@ -132,10 +158,18 @@ def resume(
 ) -> None:
     """Continue a study from its checkpoint, exactly where it stopped."""
     placement = placement_options(executor, ray_address, gpus)
-    study = Study.open(study_dir, force=force)
+    study = Study.open(study_or_newest(study_dir), force=force)
     study.set_budget(max_trials, duration_option(max_time))
     study.state["placement"].update(placement)
     finish(study, resumed=True)
+
+
+def study_or_newest(study_dir: Optional[Path]) -> Path:
+    if study_dir is not None:
+        return study_dir
+    newest = newest_study()
+    typer.echo(f"autotune: study {newest}", err=True)
+    return newest
 
 
 def finish(study: Study, resumed: bool = False) -> None:
@@ -150,9 +184,27 @@ def finish(study: Study, resumed: bool = False) -> None:
         reporter.message("nothing left to run: the budget is spent or every configuration was tried "
                          "(raise --max-trials or --max-time to continue)")
         raise typer.Exit(EXIT_OK)
-    if outcome.reason:
-        reporter.message(f"stopped: {outcome.reason}")
+    for line in closing_lines(outcome, study):
+        reporter.message(line)
     raise typer.Exit(exit_code(outcome, study))
+
+
+def closing_lines(outcome: RunOutcome, study: Study) -> list[str]:
+    """What the run found and the commands to go on with."""
+    where = shlex.quote(str(study.dir))
+    best = study.trials.best
+    lines = [f"stopped: {outcome.reason}"] if outcome.reason else []
+    if best is not None:
+        lines.append(f"best: trial {best['id']}, {study.task.objective.metric} {format_number(best['value'])} "
+                     f"({format_params(best['params'])})")
+    elif outcome.status != StudyStatus.INTERRUPTED:
+        lines.append("no feasible trial: every trial failed or missed a hard SLO; `autotune report "
+                     f"{where}` shows why")
+    if outcome.status == StudyStatus.INTERRUPTED:
+        lines.append(f"interrupted; continue with `autotune resume {where}`")
+    if best is not None:
+        lines.append(f"next: `autotune report {where}`, `autotune best {where} --format args`")
+    return lines
 
 
 def exit_code(outcome: RunOutcome, study: Study) -> int:
@@ -177,31 +229,31 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 def report(
-    study_dir: Path = typer.Argument(..., help="The study directory.", metavar="DIR"),
+    study_dir: Optional[Path] = typer.Argument(None, help=DIR_HELP, metavar="DIR"),
     format: str = typer.Option("table", "--format", "-f", help=f"One of {', '.join(FORMATS)}.", metavar="FORMAT"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout.",
                                           metavar="FILE"),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Only the K best trials, best first.", metavar="K"),
 ) -> None:
     """Show or export a study's results (it may still be running)."""
-    write_output(render_report(build_report(study_dir, top), format), output)
+    write_output(render_report(build_report(study_or_newest(study_dir), top), format), output)
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 def best(
-    study_dir: Path = typer.Argument(..., help="The study directory.", metavar="DIR"),
+    study_dir: Optional[Path] = typer.Argument(None, help=DIR_HELP, metavar="DIR"),
     format: str = typer.Option("yaml", "--format", "-f", help=f"One of {', '.join(BEST_FORMATS)} "
                                                                "(args: ready-to-paste flags).", metavar="FORMAT"),
 ) -> None:
     """Print the best parameters found so far."""
-    typer.echo(render_best(study_dir, format), nl=False)
+    typer.echo(render_best(study_or_newest(study_dir), format), nl=False)
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 def compare(
     base_dir: Path = typer.Argument(..., help="The study to compare against, e.g. the last main-branch study.",
@@ -219,11 +271,15 @@ def compare(
         raise fail(result["summary"], 1)
 
 
-@app.command()
+@app.command(cls=Command)
 @command
-def validate(task: Path = typer.Argument(..., help="The task file (YAML or JSON).", metavar="TASK")) -> None:
+def validate(
+    task: Path = typer.Argument(..., help="The task file (YAML or JSON).", metavar="TASK"),
+    skip_programs: bool = typer.Option(False, "--skip-programs", help="Check the file only, not that the programs "
+                                       "it starts exist on this machine (a task for another machine)."),
+) -> None:
     """Check a task file without running it; print a one-line summary, or the first problem found."""
-    typer.echo(load_task(task).summary())
+    typer.echo(load_task(task, check_programs=not skip_programs).summary())
 
 
 def write_output(text: str, output: Optional[Path]) -> None:

@@ -41,7 +41,7 @@ def run_finalists(study: "Study", executor: "Executor", pool: "SlotPool | None",
         entry = {"trial_id": trial["id"], "params": trial["params"], "status": "interrupted", "value": None,
                  "runs": [], "error": result["error"]}
         if result["status"] == "ok":
-            outcome = evaluate(result["runs"], study.task.objective, study.task.slo)
+            outcome = evaluate(result["runs"], study.task.objective, study.task.slo, result.get("sources", ()))
             entry.update(status=outcome.status, value=outcome.value, runs=outcome.runs, error=outcome.error)
         elif result["status"] == "failed":
             entry["status"] = "failed"

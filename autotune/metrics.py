@@ -52,11 +52,14 @@ def from_regex(text: str, patterns: Mapping[str, str]) -> dict:
 
 
 def metric_files(pattern: str | None, trial_dir: Path, default: Path, since: float) -> list[Path]:
-    """The run's metrics files: metrics.file's matches written since the run began, else the default file."""
+    """The run's metrics files: metrics.file's matches written since the run began, else the default file.
+    A metrics.file the run did not write is an error: falling back to stdout would hide the mistake."""
     if pattern:
         matches = [p for p in sorted(trial_dir.glob(pattern)) if p.is_file() and p.stat().st_mtime >= since]
-        if matches:
-            return matches
+        if not matches:
+            raise MetricsError(f"metrics.file {pattern!r} was not written by the run in {trial_dir}; see "
+                               f"{trial_dir / 'stdout.log'} and {trial_dir / 'stderr.log'}")
+        return matches
     return [default] if default.is_file() else []
 
 
@@ -70,21 +73,23 @@ def last_record(path: Path) -> dict:
     return records[-1]
 
 
-def read_metrics(spec, trial_dir: Path, default_file: Path, stdout: str, since: float) -> list[dict]:
-    """The batches of one run, from the first source that has any; MetricsError if none does."""
+def read_metrics(spec, trial_dir: Path, default_file: Path, stdout: str, since: float) -> tuple[list[dict], str]:
+    """The batches of one run and where they were read from, from the first source that has any;
+    MetricsError if none does."""
     files = metric_files(spec.file, trial_dir, default_file, since)
     if files:
         records = [last_record(path) for path in files]
         # a glob over a benchmark's output folder also catches its side files (genai-bench's
         # experiment_metadata.json); when some files are results, the others are left out
         results = [r for r in records if recognised(r, spec.format)] or records
-        return [batch for record in results for batch in convert(record, spec.format)]
+        names = ", ".join(p.name for p in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        return [batch for record in results for batch in convert(record, spec.format)], f"metrics file {names}"
     record = last_json_line(stdout)
     if record is not None:
-        return convert(record, spec.format)
+        return convert(record, spec.format), "the last JSON line of stdout"
     found = from_regex(stdout, spec.regex)
     if found:
-        return [found]
+        return [found], "metrics.regex on stdout"
     sources = "no metrics file, no JSON object line on stdout" + (", no regex match" if spec.regex else "")
     raise MetricsError(f"no metrics: the run left {sources}")
 

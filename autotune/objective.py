@@ -26,7 +26,10 @@ SHORTCUTS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
     "eval_loss": ("minimize", None, ("eval_loss",)),
 }
 DIRECTIONS = ("minimize", "maximize")
-SLO_METRICS = {"ttft": "mean_ttft", "tpot": "mean_tpot"}
+SLO_SHORTCUTS = {"ttft": "mean_ttft", "tpot": "mean_tpot"}  # and latency: {p50, p90, p99} -> <stat>_e2e_latency
+SLO_KEYS = ("steepness", "latency", *SLO_SHORTCUTS)
+# An SLO on a metric by name caps it (minimize) or floors it (maximize); these canonical names need not say.
+FLOORED = ("request_throughput", "mean_output_throughput", "mean_total_throughput", "mean_total_throughput_per_gpu")
 DEFAULT_STEEPNESS = 0.1
 DEFAULT_FAIL_RATIO = 0.5
 MAX_EXPONENT = 700.0  # exp(700) is near the float limit; past it the penalty would overflow to inf
@@ -53,16 +56,24 @@ class Objective:
 
 @dataclass(frozen=True)
 class SLOTerm:
-    key: str               # latency.p90, ttft, tpot
+    key: str               # latency.p90, ttft, tpot, or the metric's own name
     metric: str
     threshold: float
     weight: float = 1.0
     hard_fail: bool = False
     fail_ratio: float = DEFAULT_FAIL_RATIO
+    direction: str = "minimize"   # minimize: the threshold is a ceiling; maximize: a floor
 
     def miss(self, actual: float) -> float:
-        """Relative miss r; 0 at or under the threshold."""
-        return max(0.0, (actual - self.threshold) / self.threshold)
+        """Relative miss r; 0 on the right side of the threshold."""
+        gap = actual - self.threshold if self.direction == "minimize" else self.threshold - actual
+        return max(0.0, gap / self.threshold)
+
+    def describe_miss(self, actual: float) -> str:
+        """The miss in words: 'mean_ttft 9.2 > 2 (4.6x)'."""
+        op = ">" if self.direction == "minimize" else "<"
+        factor = actual / self.threshold if self.direction == "minimize" else self.threshold / max(actual, 1e-300)
+        return f"{self.metric} {actual:.4g} {op} {self.threshold:g} ({factor:.3g}x)"
 
 
 @dataclass(frozen=True)
@@ -117,20 +128,30 @@ def _objective(metric: str, direction: str | None, stat: str | None, path: str) 
 
 
 def parse_slo(spec: Mapping | None, path: str = "slo") -> SLO:
+    """The shortcuts (latency.p50/p90/p99, ttft, tpot) and SLOs on any other metric by its name."""
     if not spec:
         return SLO()
     terms = []
     for stat, body in (spec.get("latency") or {}).items():
-        terms.append(_term(f"latency.{stat}", f"{stat}_e2e_latency", body))
-    for key, metric in SLO_METRICS.items():
-        if key in spec:
-            terms.append(_term(key, metric, spec[key]))
+        terms.append(_term(f"latency.{stat}", f"{stat}_e2e_latency", body, "minimize"))
+    for key, body in spec.items():
+        if key in SLO_SHORTCUTS:
+            terms.append(_term(key, SLO_SHORTCUTS[key], body, "minimize"))
+        elif key not in SLO_KEYS:
+            direction = body.get("direction") or ("maximize" if key in FLOORED else
+                                                  "minimize" if key in CANONICAL_METRICS else None)
+            if direction is None:
+                raise SpecError(f"{path}.{key}", "an SLO on a metric by its name needs a direction: minimize (the "
+                                                 "threshold is a ceiling) or maximize (a floor)"
+                                + did_you_mean(key, [*SLO_SHORTCUTS, "latency", *CANONICAL_METRICS]))
+            terms.append(_term(key, key, body, direction))
     return SLO(float(spec.get("steepness", DEFAULT_STEEPNESS)), tuple(terms))
 
 
-def _term(key: str, metric: str, body: Mapping) -> SLOTerm:
+def _term(key: str, metric: str, body: Mapping, direction: str) -> SLOTerm:
     return SLOTerm(key, metric, float(body["threshold"]), float(body.get("weight", 1.0)),
-                   bool(body.get("hard_fail", False)), float(body.get("fail_ratio", DEFAULT_FAIL_RATIO)))
+                   bool(body.get("hard_fail", False)), float(body.get("fail_ratio", DEFAULT_FAIL_RATIO)),
+                   body.get("direction", direction))
 
 
 def penalty(metrics: Mapping[str, float], slo: SLO) -> tuple[float, str | None]:
@@ -139,8 +160,8 @@ def penalty(metrics: Mapping[str, float], slo: SLO) -> tuple[float, str | None]:
     for term in slo.terms:
         r = term.miss(metrics[term.metric])
         if term.hard_fail and r > term.fail_ratio:
-            return total, (f"{term.metric} {metrics[term.metric]:g} misses the {term.key} SLO "
-                           f"{term.threshold:g} by {r:.0%} (> fail_ratio {term.fail_ratio:g})")
+            return total, (f"{term.describe_miss(metrics[term.metric])} misses the {term.key} SLO by {r:.0%} "
+                           f"(> fail_ratio {term.fail_ratio:g})")
         if r > 0:
             total += term.weight * (math.exp(min(r / slo.steepness, MAX_EXPONENT)) - 1.0)
     return total, None
@@ -159,13 +180,17 @@ def reduce_batches(batches: Sequence[Mapping[str, Any]], slo: SLO) -> dict:
     return _aggregate(passing or batches, _mean)
 
 
-def evaluate(runs: Sequence[Sequence[Mapping[str, Any]]], objective: Objective, slo: SLO) -> Outcome:
-    """Score a trial from its runs (each a list of metric batches): median per metric over runs, then SLOs."""
+def evaluate(runs: Sequence[Sequence[Mapping[str, Any]]], objective: Objective, slo: SLO,
+             sources: Sequence[str] = ()) -> Outcome:
+    """Score a trial from its runs (each a list of metric batches): median per metric over runs, then SLOs.
+    `sources` says where each run's metrics were read from, for the message when one is missing."""
     reduced = [reduce_batches(batches, slo) for batches in runs]
     for i, run in enumerate(reduced):
         problem = missing_metric(run, objective, slo)
         if problem:
             where = f"run {i + 1}: " if len(reduced) > 1 else ""
+            if "missing" in problem:
+                problem += f"; {_reported(run)}" + (f", read from {sources[i]}" if i < len(sources) else "")
             return Outcome("failed", _aggregate(reduced, statistics.median), reduced, error=where + problem)
     metrics = _aggregate(reduced, statistics.median)
     _, value = objective.value(metrics)
@@ -186,6 +211,14 @@ def missing_metric(metrics: Mapping[str, Any], objective: Objective, slo: SLO) -
         if not _finite(v):
             return f"metric {metric} is not a finite number ({v!r})"
     return None
+
+
+def _reported(metrics: Mapping[str, Any], shown: int = 6) -> str:
+    names = list(metrics)
+    if not names:
+        return "the trial reported no metrics"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"the trial reported {', '.join(names[:shown])}{more}"
 
 
 def _checkable(metrics: Mapping[str, Any], slo: SLO) -> bool:

@@ -1,10 +1,11 @@
-"""Reports of a study, built from its checkpoint: table (rich), json, markdown, csv, html, junit; and the best params."""
+"""Reports of a study, built from its journal: table (rich), json, markdown, csv, html, junit; and the best params."""
 from __future__ import annotations
 
 import csv
 import io
 import json
 import shlex
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
@@ -14,10 +15,11 @@ from rich.table import Table
 from .errors import AutotuneError, InputError
 from .html_report import render_html
 from .junit import render_junit
-from .objective import Objective, parse_objective, run_values
+from .objective import Objective, SLOTerm, parse_objective, run_values
 from .progress import format_number
 from .records import Status, ranked
 from .storage import dumps
+from .templates import render_scalar
 from .study import Study
 
 FORMATS = ("table", "json", "markdown", "csv", "html", "junit")
@@ -39,7 +41,8 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
     baseline_id = study.state.get("baseline_id")
     return {
         "study": {"name": study.name, "dir": str(study.dir), "status": str(study.status),
-                  "strategy": study.strategy.describe(), "objective": study.state["objective"]},
+                  "strategy": study.strategy.describe(), "objective": study.state["objective"],
+                  "slo": [asdict(term) for term in study.task.slo.terms]},
         "best": _summary(study.trials.best),
         "baseline": _summary(study.trials[baseline_id] if baseline_id in study.trials else None),
         "trials": trials,
@@ -81,18 +84,43 @@ def _measured(value, runs: list, objective: Objective) -> str:
     return f"{format_number(value)} ({format_number(min(values))}-{format_number(max(values))})"
 
 
+def _slo_terms(report: dict) -> list[SLOTerm]:
+    return [SLOTerm(**term) for term in report["study"].get("slo") or []]
+
+
+def slo_misses(trial: dict, terms: list[SLOTerm]) -> str:
+    """Why a score is large, in words: each SLO the trial's metrics miss, by how much."""
+    metrics = trial.get("metrics") or {}
+    misses = [t.describe_miss(metrics[t.metric]) for t in terms
+              if isinstance(metrics.get(t.metric), (int, float)) and t.miss(metrics[t.metric]) > 0]
+    return "; ".join(misses)
+
+
+def cut(text: str | None, limit: int = MAX_ERROR_CELL) -> str:
+    """At most `limit` characters, cut at a word boundary."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 1]
+    return (head[:head.rfind(" ")] if " " in head else head).rstrip(" ,;:") + "\u2026"
+
+
 def _rows(report: dict) -> tuple[list[str], list[list[str]]]:
-    """The human table shared by table, markdown and html: one row per trial."""
+    """The human table shared by table and markdown: one row per trial, with the objective's metric, each
+    SLO's metric and the SLOs missed beside the score, so a large score has its reason next to it."""
     metric = report["study"]["objective"]["metric"]
     params = _param_names(report)
     objective = _objective(report)
-    header = ["trial", "status", *params, metric, "score", "time (s)", "error"]
+    terms = _slo_terms(report)
+    slo_metrics = list(dict.fromkeys(t.metric for t in terms))
+    header = ["trial", "status", *params, metric, *slo_metrics, "score", *(["SLO missed"] if terms else []),
+              "time (s)", "error"]
     rows = []
     for t in report["trials"]:
-        error = (t["error"] or "")[:MAX_ERROR_CELL]
-        rows.append([str(t["id"]), t["status"], *(format_number(t["params"].get(p, "")) for p in params),
-                     _measured(t["value"], t["runs"], objective), format_number(t["score"]),
-                     format_number(t["duration_s"]), error])
+        slo_cells = [format_number((t["metrics"] or {}).get(m)) for m in slo_metrics]
+        rows.append([str(t["id"]), str(t["status"]), *(format_number(t["params"].get(p, "")) for p in params),
+                     _measured(t["value"], t["runs"], objective), *slo_cells, format_number(t["score"]),
+                     *([slo_misses(t, terms)] if terms else []), format_number(t["duration_s"]), cut(t["error"])])
     return header, rows
 
 
@@ -151,7 +179,7 @@ def render_csv(report: dict) -> str:
     for t in report["trials"]:
         row = [t["id"], t["status"], *(t["params"].get(p, "") for p in params), t["value"], t["score"],
                t["duration_s"], t["error"], *((t["metrics"] or {}).get(m) for m in metrics)]
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else render_scalar(v) if isinstance(v, bool) else v for v in row])
     return buffer.getvalue()
 
 
@@ -178,9 +206,6 @@ def render_best(study_dir: str | Path, fmt: str) -> str:
 
 
 def _as_flags(name: str, value) -> list[str]:
-    """`--name value`, underscores as dashes; booleans as --name / --no-name (argparse's BooleanOptionalAction,
-    which vLLM and SGLang use)."""
-    flag = "--" + name.replace("_", "-")
-    if isinstance(value, bool):
-        return [flag if value else "--no-" + flag[2:]]
-    return [flag, shlex.quote(str(value))]
+    """`--name value`, underscores as dashes; a value exactly as the trial's command received it (booleans
+    as true/false)."""
+    return ["--" + name.replace("_", "-"), shlex.quote(render_scalar(value))]

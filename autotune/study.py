@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -43,6 +44,20 @@ def default_study_dir(name: str, root: Path = Path("studies")) -> Path:
     return candidate
 
 
+def newest_study(root: Path = Path("studies")) -> Path:
+    """The most recently created study under `root` (what `report`, `best` and `resume` take without DIR)."""
+    found = []
+    for candidate in root.iterdir() if root.is_dir() else ():
+        try:
+            created = json.loads((candidate / CHECKPOINT).read_text()).get("created_at") or ""
+        except (OSError, ValueError):
+            continue
+        found.append((created, candidate.stat().st_mtime, candidate))
+    if not found:
+        raise InputError(f"no study under {root}/; give the study directory, or start one with `autotune run TASK`")
+    return max(found)[2]
+
+
 class Study:
     """A study's task, state and trials; owned (locked) for a run, or read-only for a report."""
 
@@ -68,7 +83,7 @@ class Study:
                placement: Mapping[str, Any] | None = None) -> "Study":
         """A new study directory holding the task and a first checkpoint, before any trial starts.
         `placement`: the CLI's executor, executor options and devices, kept for resume."""
-        task = load_task(task_path)
+        task = load_task(task_path, check_programs=(placement or {}).get("executor") in (None, "local"))
         directory = Path(study_dir) if study_dir else default_study_dir(task.name)
         if (directory / CHECKPOINT).exists():
             raise InputError(f"{directory}: already holds a study; continue it with `autotune resume {directory}`")

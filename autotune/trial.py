@@ -46,9 +46,10 @@ class TrialSpec:
     label: str = ""                        # "finalist run 2": says which run a failure reason is about
 
 
-def outcome(status: str, runs: list | None = None, error: str | None = None) -> dict:
-    """An executor's raw result: ok | failed | stopped, each measured run's metric batches, why not ok."""
-    return {"status": status, "runs": runs or [], "error": error}
+def outcome(status: str, runs: list | None = None, error: str | None = None, sources: list | None = None) -> dict:
+    """An executor's raw result: ok | failed | stopped, each measured run's metric batches and where they
+    were read from, why not ok."""
+    return {"status": status, "runs": runs or [], "error": error, "sources": sources or []}
 
 
 def run_trial(task: "Task", spec: TrialSpec, study_dir: Path, directory: Path, stop: threading.Event,
@@ -110,7 +111,7 @@ def _runs(task: "Task", directory: Path, values: dict, env: dict, service: Proce
     progress reports go to the scheduler (later repeats would report the same steps again)."""
     argv = [render(a, values) for a in task.command]
     stdout, stderr = directory / "stdout.log", directory / "stderr.log"
-    batches = []
+    batches, sources = [], []
     total = spec.warmup + spec.repeats
     for k in range(total):
         name = f"warmup-{k + 1}" if k < spec.warmup else f"run-{k - spec.warmup + 1}"
@@ -132,10 +133,12 @@ def _runs(task: "Task", directory: Path, values: dict, env: dict, service: Proce
         if k < spec.warmup:
             continue
         try:
-            batches.append(read_metrics(task.metrics, directory, metrics_file, read_tail(stdout, offset), since))
+            found, source = read_metrics(task.metrics, directory, metrics_file, read_tail(stdout, offset), since)
         except MetricsError as e:
             return outcome("failed", batches, where + str(e))
-    return outcome("ok", batches)
+        batches.append(found)
+        sources.append(source)
+    return outcome("ok", batches, sources=sources)
 
 
 def _report_line(line: bytes, report: Report) -> None:

@@ -59,10 +59,12 @@ def test_file_beats_stdout_and_stdout_beats_regex(tmp_path):
     since = time.time() - 1
     stdout = 'loss=9.5\n{"eval_loss": 2.0}\n'
     regex = spec(regex={"eval_loss": r"loss=([0-9.]+)"})
-    assert read_metrics(regex, tmp_path, default, "loss=9.5\n", since) == [{"eval_loss": 9.5}]
-    assert read_metrics(regex, tmp_path, default, stdout, since) == [{"eval_loss": 2.0}]
+    assert read_metrics(regex, tmp_path, default, "loss=9.5\n", since) == ([{"eval_loss": 9.5}],
+                                                                           "metrics.regex on stdout")
+    assert read_metrics(regex, tmp_path, default, stdout, since) == ([{"eval_loss": 2.0}],
+                                                                     "the last JSON line of stdout")
     default.write_text('{"eval_loss": 1.0}')
-    assert read_metrics(regex, tmp_path, default, stdout, since) == [{"eval_loss": 1.0}]
+    assert read_metrics(regex, tmp_path, default, stdout, since) == ([{"eval_loss": 1.0}], "metrics file run-1.json")
 
 
 def test_glob_gives_batches_and_ignores_stale_files(tmp_path):
@@ -71,8 +73,17 @@ def test_glob_gives_batches_and_ignores_stale_files(tmp_path):
     time.sleep(0.02)
     for c in (1, 2):
         (tmp_path / f"result_c{c}.json").write_text(json.dumps({"eval_loss": c}))
-    batches = read_metrics(spec(file="*.json"), tmp_path, tmp_path / "none.json", "", since)
+    batches, source = read_metrics(spec(file="*.json"), tmp_path, tmp_path / "none.json", "", since)
     assert batches == [{"eval_loss": 1.0}, {"eval_loss": 2.0}]
+    assert source == "metrics file result_c1.json, result_c2.json"
+
+
+def test_a_metrics_file_the_run_never_wrote_fails_it_and_names_the_file(tmp_path):
+    with pytest.raises(MetricsError) as caught:
+        read_metrics(spec(file="result.json"), tmp_path, tmp_path / "run-1.json", '{"eval_loss": 1.0}\n', 0)
+    message = str(caught.value)
+    assert "'result.json' was not written" in message
+    assert str(tmp_path / "stdout.log") in message and str(tmp_path / "stderr.log") in message
 
 
 @pytest.mark.parametrize("content,reason", [("{oops", "not JSON"), ("   ", "no JSON object"), ("[1, 2]", "no JSON object")])
@@ -97,7 +108,7 @@ def from_fixture(tmp_path, pattern, fmt="auto"):
         copy = tmp_path / path.relative_to(FIXTURES)
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, copy)
-    return read_metrics(spec(format=fmt, file=pattern), tmp_path, tmp_path / "none.json", "", 0)
+    return read_metrics(spec(format=fmt, file=pattern), tmp_path, tmp_path / "none.json", "", 0)[0]
 
 
 @pytest.mark.parametrize("fmt", ["auto", "vllm"])

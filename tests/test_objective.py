@@ -3,6 +3,7 @@ import math
 
 import pytest
 
+from autotune.errors import SpecError
 from autotune.objective import evaluate, parse_objective, parse_slo
 
 
@@ -135,3 +136,32 @@ def test_a_huge_miss_gives_a_finite_score():
     slo = parse_slo({"ttft": {"threshold": 0.001}})
     out = evaluate(one({"eval_loss": 1.0, "mean_ttft": 1000.0}), parse_objective("eval_loss"), slo)
     assert math.isfinite(out.score)
+
+
+def test_an_slo_on_any_metric_by_its_name():
+    slo = parse_slo({"gpu_memory_gb": {"threshold": 70, "direction": "minimize", "weight": 1.0},
+                     "mean_output_throughput": {"threshold": 100, "hard_fail": True, "fail_ratio": 0.5}})
+    objective = parse_objective("latency")
+    ok = evaluate([[{"mean_e2e_latency": 1.0, "gpu_memory_gb": 60.0, "mean_output_throughput": 150.0}]], objective, slo)
+    assert ok.status == "completed" and ok.score == 1.0
+    over = evaluate([[{"mean_e2e_latency": 1.0, "gpu_memory_gb": 77.0, "mean_output_throughput": 150.0}]],
+                    objective, slo)
+    assert over.score == pytest.approx(1.0 + (math.exp(0.1 / 0.1) - 1.0))  # 10% over the ceiling
+    floor = evaluate([[{"mean_e2e_latency": 1.0, "gpu_memory_gb": 60.0, "mean_output_throughput": 40.0}]],
+                     objective, slo)
+    assert floor.status == "infeasible"  # a throughput is a floor: 60% under it, past fail_ratio
+    assert "mean_output_throughput 40 < 100 (2.5x)" in floor.error
+
+
+def test_an_slo_on_an_unknown_metric_needs_its_direction():
+    with pytest.raises(SpecError) as caught:
+        parse_slo({"p90_latency": {"threshold": 5}})
+    assert caught.value.path == "slo.p90_latency" and "direction" in caught.value.message
+    assert "did you mean 'p90_e2e_latency'" in caught.value.message
+
+
+def test_a_missing_objective_metric_names_what_the_trial_reported_and_where():
+    outcome = evaluate([[{"tok_s": 5.0, "ttft_ms": 3.0}]], parse_objective("throughput"), parse_slo(None),
+                       sources=["the last JSON line of stdout"])
+    assert outcome.status == "failed"
+    assert "the trial reported tok_s, ttft_ms, read from the last JSON line of stdout" in outcome.error

@@ -23,7 +23,7 @@ def test_json_has_the_design_shape(study):
     assert result.exit_code == 0
     report = json.loads(result.stdout)
     assert set(report) == {"study", "best", "baseline", "trials", "finalists", "verdict", "stats"}
-    assert set(report["study"]) == {"name", "dir", "status", "strategy", "objective"}
+    assert set(report["study"]) == {"name", "dir", "status", "strategy", "objective", "slo"}
     assert report["study"]["objective"] == {"metric": "loss", "direction": "minimize"}
     assert set(report["best"]) == {"trial_id", "params", "value", "score", "metrics"}
     assert report["best"]["params"]["x"] == 0.3 and report["best"]["params"]["mode"] == "ok"
@@ -93,7 +93,7 @@ def test_best_formats(study):
     assert json.loads(cli("best", study, "--format", "json").stdout) == {"x": 0.3, "mode": "ok", "use_cache": True}
     assert "x: 0.3" in cli("best", study).stdout
     args = shlex.split(cli("best", study, "--format", "args").stdout)
-    assert args == ["--x", "0.3", "--mode", "ok", "--use-cache"]
+    assert args == ["--x", "0.3", "--mode", "ok", "--use-cache", "true"]  # as the trial's command received it
 
 
 def test_best_without_a_feasible_trial(tmp_path):
@@ -101,3 +101,31 @@ def test_best_without_a_feasible_trial(tmp_path):
     cli("run", write_task(tmp_path, task), "--study-dir", tmp_path / "s")
     result = cli("best", tmp_path / "s")
     assert result.exit_code == 1 and "no feasible trial" in result.stderr
+
+
+def test_reasons_behind_scores_and_full_errors(tmp_path):
+    """SLO metrics get columns; a score blown up by a missed SLO has the miss in words beside it; errors
+    are whole in JSON and CSV and cut at a word boundary in tables; booleans read as the command got them."""
+    code = ("import json, sys; ttft = float(sys.argv[1]);"
+            "ttft > 15 and sys.exit('the server refused the request because the context window of 2048 tokens "
+            "was exceeded by the prompt');"
+            "print(json.dumps({'loss': 1.0, 'mean_ttft': ttft}))")
+    task = fake_trial_task(command=["python", "-c", code, "{ttft}"], parameters={"ttft": [1.0, 9.2, 20.0],
+                                                                                  "flag": [False]},
+                           slo={"ttft": {"threshold": 2.0}})
+    cli("run", write_task(tmp_path, task), "--study-dir", tmp_path / "s")
+    report = json.loads(cli("report", tmp_path / "s", "--format", "json").stdout)
+    missed = next(t for t in report["trials"] if t["params"]["ttft"] == 9.2)
+    assert missed["score"] > 1e10  # the exponential penalty, kept as DESIGN defines it
+    failed = next(t for t in report["trials"] if t["status"] == "failed")
+    assert failed["error"].endswith("exceeded by the prompt")
+    markdown = cli("report", tmp_path / "s", "--format", "markdown").stdout
+    header = next(line for line in markdown.splitlines() if line.startswith("| trial"))
+    assert "| mean_ttft |" in header and "SLO missed" in header
+    row = next(line for line in markdown.splitlines() if line.startswith("| 1 |"))
+    assert "mean_ttft 9.2 > 2 (4.6x)" in row
+    cell = [c.strip() for c in next(line for line in markdown.splitlines() if line.startswith("| 2 |")).split("|")][-2]
+    assert cell.endswith("\u2026") and failed["error"].startswith(cell[:-1]) and len(cell) <= 60
+    assert cell[:-1] + " " in failed["error"] + " "  # cut between words
+    rows = list(csv.DictReader(io.StringIO(cli("report", tmp_path / "s", "--format", "csv").stdout)))
+    assert rows[2]["error"] == failed["error"] and {r["flag"] for r in rows} == {"false"}

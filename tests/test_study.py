@@ -192,3 +192,40 @@ def test_resume_stops_trial_processes_a_killed_runner_left_behind(tmp_path):
     result = run_autotune("resume", study, env={**os.environ, "FAKE_SLEEP": "0"})
     assert result.returncode == 0, result.stderr
     assert not trial_processes(study)
+
+
+def test_report_best_and_resume_without_dir_take_the_newest_study(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write_task(tmp_path, fake_trial_task(parameters={"x": [0.1, 0.5]}))
+    first = cli("run", path, "--max-trials", "1").stdout.strip()
+    second = cli("run", path).stdout.strip()
+    assert first != second
+    for command in (["report"], ["best"], ["resume"]):
+        result = cli(*command)
+        assert result.exit_code == 0, result.stderr
+        assert f"autotune: study {os.path.relpath(second)}" in result.stderr.splitlines()[0]
+    assert "x: 0.5" in cli("best").stdout or "x: 0.1" in cli("best").stdout
+
+
+def test_without_any_study_the_error_says_how_to_start_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("report")
+    assert result.exit_code == 2 and "no study under studies/" in result.stderr and "autotune run" in result.stderr
+
+
+def test_resume_given_a_task_file_suggests_run(tmp_path):
+    path = write_task(tmp_path, fake_trial_task())
+    result = cli("resume", path)
+    assert result.exit_code == 2
+    assert "is a file, not a study directory" in result.stderr and f"autotune run {path}" in result.stderr
+
+
+def test_the_end_of_a_run_gives_the_answer_and_the_next_commands(tmp_path):
+    result, study = start(tmp_path, fake_trial_task())
+    last = result.stderr.strip().splitlines()[-2:]
+    assert last[0].startswith("autotune: best: trial 1, loss") and "x=0.25" in last[0]
+    assert f"autotune report {study.resolve()}" in last[1] and "--format args" in last[1]
+    (tmp_path / "f").mkdir()
+    failed, _ = start(tmp_path / "f", fake_trial_task(parameters={"mode": ["exit3"]}))
+    end = failed.stderr.strip().splitlines()[-2:]
+    assert "no feasible trial" in end[1] and end[0].endswith("no feasible trial")  # finished: not "yet"

@@ -114,7 +114,7 @@ def test_conflicting_seed_and_native_keys(tmp_path):
 
 def test_summary_line(tmp_path):
     from conftest import cli
-    result = cli("validate", write_task(tmp_path, NATIVE))
+    result = cli("validate", write_task(tmp_path, NATIVE), "--skip-programs")  # `run` is no program here
     assert result.exit_code == 0
     line = result.stdout.strip()
     assert "\n" not in line
@@ -122,5 +122,5 @@ def test_summary_line(tmp_path):
                  "strategy tpe", "objective minimize latency", "max_trials 12"):
         assert part in line, part
     grid = cli("validate", write_task(tmp_path, {**NATIVE, "parameters": {"tp": [1, 2], "mem": [1, 2, 3]},
-                                                 "strategy": "grid", "budget": {}}))
+                                                 "strategy": "grid", "budget": {}}), "--skip-programs")
     assert "grid size 6" in grid.stdout and "max_trials 6" in grid.stdout

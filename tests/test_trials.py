@@ -129,9 +129,10 @@ def test_a_trial_cannot_write_outside_through_its_name(tmp_path):
 
 
 def test_a_mistake_that_fails_every_trial_stops_the_study_early(tmp_path):
-    task = fake_trial_task(command=["pythn3", "bench.py"], parameters={"x": list(range(50))})
+    task = fake_trial_task(command=["python", "-c", "import sys; sys.exit('unknown flag --tp')"],
+                           parameters={"x": list(range(50))})
     result, state, _ = run_study(tmp_path, task)
     assert result.exit_code == 1
     assert len(state["trials"]) == 5 and state["study"]["status"] == "failed"
-    last = result.stderr.strip().splitlines()[-1]
-    assert "the first 5 trials all failed" in last and "could not start 'pythn3'" in last
+    stopped = [line for line in result.stderr.splitlines() if "stopped:" in line]
+    assert stopped and "the first 5 trials all failed" in stopped[0] and "unknown flag --tp" in stopped[0]

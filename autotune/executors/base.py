@@ -49,6 +49,7 @@ class Executor:
     OPTIONS: ClassVar[tuple[str, ...]] = ()
     runs_commands: ClassVar[bool] = True     # whether a task for it needs `command`
     assigns_devices: ClassVar[bool] = False  # True: it places GPUs itself (Ray), not the study's slot pool
+    runs_here: ClassVar[bool] = True         # trials run on this machine, so their programs must exist here
 
     def __init__(self, task: "Task", study_dir: Path, **options: Any):
         self.task = task

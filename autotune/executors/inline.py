@@ -73,7 +73,7 @@ class InlineExecutor(Executor):
             if k >= spec.warmup:
                 runs.append([dict(m) for m in metrics] if isinstance(metrics, list) else [dict(metrics)])
         else:
-            result = outcome("ok", runs)
+            result = outcome("ok", runs, sources=["the function's return value"] * len(runs))
         result["duration_s"] = round(time.monotonic() - started, 3)
         return result
 
