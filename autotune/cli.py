@@ -192,11 +192,12 @@ def finish(study: Study, resumed: bool = False) -> None:
 def closing_lines(outcome: RunOutcome, study: Study) -> list[str]:
     """What the run found and the commands to go on with."""
     where = shlex.quote(str(study.dir))
-    best = study.trials.best
+    best = study.answer()
     lines = [f"stopped: {outcome.reason}"] if outcome.reason else []
     if best is not None:
-        lines.append(f"best: trial {best['id']}, {study.task.objective.metric} {format_number(best['value'])} "
-                     f"({format_params(best['params'])})")
+        how = ", re-measured" if best["remeasured"] else ""
+        lines.append(f"best: trial {best['trial_id']}, {study.task.objective.metric} {format_number(best['value'])}"
+                     f"{how} ({format_params(best['params'])})")
     elif outcome.status != StudyStatus.INTERRUPTED:
         lines.append("no feasible trial: every trial failed or missed a hard SLO; `autotune report "
                      f"{where}` shows why")
@@ -210,7 +211,7 @@ def closing_lines(outcome: RunOutcome, study: Study) -> list[str]:
 def exit_code(outcome: RunOutcome, study: Study) -> int:
     if outcome.status == StudyStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
-    return EXIT_OK if outcome.status == StudyStatus.COMPLETED and study.trials.best is not None else EXIT_FAILED
+    return EXIT_OK if outcome.status == StudyStatus.COMPLETED and study.answer() is not None else EXIT_FAILED
 
 
 @contextmanager

@@ -1,13 +1,22 @@
-"""Finalists: after the budget, re-measure the best trials and judge whether the winner is clearly ahead."""
+"""Finalists: after the search, the best trials (and the baseline) are measured again, and the
+re-measurement decides the answer.
+
+A single search measurement can be a lucky one on a busy machine, so the answer is the contender with
+the best score over its re-measured runs, SLOs applied to those runs' metrics. The runs are interleaved
+(A B C A B C), so drift on the machine hits every contender alike; each run starts the service afresh.
+`finalists: {interleave: false}` measures each contender's runs back to back in one service start,
+for servers that take minutes to load. Every run is journaled, so a killed study resumes mid-round.
+"""
 from __future__ import annotations
 
 import statistics
 import threading
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .objective import Objective, evaluate, run_values
-from .records import ranked
+from .noise import NOISY, beats, spread
+from .objective import evaluate, run_score, run_values
+from .records import Status, ranked
+from .resources import gpus_needed
 from .storage import write_json
 from .trial import TrialSpec
 
@@ -20,44 +29,80 @@ if TYPE_CHECKING:
 WAKE_S = 0.5
 
 
+def contenders(study: "Study") -> list[int]:
+    """The top_k trials by their search score, and the baseline (re-measured in the same round)."""
+    ids = [t["id"] for t in ranked(study.trials)[:study.task.finalists.top_k]]
+    baseline = study.state.get("baseline_id")
+    if baseline is not None and baseline not in ids and baseline in study.trials and \
+            study.trials[baseline]["status"] in (Status.COMPLETED, Status.INFEASIBLE):
+        ids.append(baseline)
+    return ids
+
+
 def run_finalists(study: "Study", executor: "Executor", pool: "SlotPool | None", stop: threading.Event,
                   listener: "Listener") -> int:
-    """Re-measure the best top_k trials `repeats` times each; each finalist is checkpointed, and an
-    interrupted one is measured again on resume. Returns how many were measured now."""
+    """Measure the contenders `repeats` more times each, then decide the answer and the verdict. Returns
+    how many runs it started now."""
     spec = study.task.finalists
     if spec is None:
         return 0
-    measured = {f["trial_id"] for f in study.finalists if f["status"] != "interrupted"}
-    ran = 0
-    for trial in ranked(study.trials)[:spec.top_k]:
-        if trial["id"] in measured:
+    ids = contenders(study)
+    if len(ids) < 1:
+        return 0
+    phase = study.finalist_phase
+    if phase is None or phase["contenders"] != ids or phase["repeats"] != spec.repeats:
+        study.start_finalists(ids, spec.repeats, spec.interleave)
+    listener.message(f"finalists: measuring trials {', '.join(map(str, ids))} {spec.repeats} more times each"
+                     + (", interleaved" if spec.interleave else ""))
+    started = 0
+    for trial_id, rounds in _jobs(ids, spec.repeats, spec.interleave):
+        todo = [r for r in rounds if r not in study.finalist_runs.get(trial_id, {})]
+        if not todo:
             continue
         if stop.is_set():
-            return ran
-        listener.message(f"finalist: measuring trial {trial['id']} {spec.repeats} more times")
-        run = TrialSpec(trial["id"], trial["params"], study.dir / "finalists" / f"{trial['id']:04d}", spec.repeats,
-                        0, trial.get("gpus") and tuple(trial["gpus"]), label="finalist ")
-        result = measure(executor, run, stop, study.task.kill_grace)
-        entry = {"trial_id": trial["id"], "params": trial["params"], "status": "interrupted", "value": None,
-                 "runs": [], "error": result["error"]}
-        if result["status"] == "ok":
-            outcome = evaluate(result["runs"], study.task.objective, study.task.slo, result.get("sources", ()))
-            entry.update(status=outcome.status, value=outcome.value, runs=outcome.runs, error=outcome.error)
-        elif result["status"] == "failed":
-            entry["status"] = "failed"
-        study.record_finalist(entry)
-        if run.directory.is_dir():
-            write_json(run.directory / "result.json", entry)
-        study.commit()
-        ran += 1
-    if not stop.is_set():
-        study.state["verdict"] = verdict(study.finalists, study.task.objective)
-        listener.message(f"finalists: {study.state['verdict'] or 'too few measured to judge'}")
-    return ran
+            return started
+        _measure(study, executor, pool, stop, trial_id, todo)
+        started += 1
+        if stop.is_set():
+            return started
+    decide(study, listener)
+    return started
 
 
-def measure(executor: "Executor", spec: TrialSpec, stop: threading.Event, grace: float) -> dict:
-    """Run one spec to its end (or stop it when `stop` is set) and return its result."""
+def _jobs(ids: list[int], repeats: int, interleave: bool) -> list[tuple[int, list[int]]]:
+    """(trial, its run numbers) in the order they run: round by round, or each trial's runs together."""
+    if interleave:
+        return [(trial_id, [r]) for r in range(1, repeats + 1) for trial_id in ids]
+    return [(trial_id, list(range(1, repeats + 1))) for trial_id in ids]
+
+
+def _measure(study: "Study", executor: "Executor", pool: "SlotPool | None", stop: threading.Event, trial_id: int,
+             rounds: list[int]) -> None:
+    trial = study.trials[trial_id]
+    task = study.task
+    need = gpus_needed(task.resources.gpus, trial["params"]) if task.resources is not None else 0
+    devices = pool.acquire(need) if pool is not None else None
+    label = f"finalist run {rounds[0]}: " if len(rounds) == 1 else "finalist "
+    directory = study.dir / "finalists" / f"{trial_id:04d}" / (f"run-{rounds[0]}" if len(rounds) == 1 else "runs")
+    run = TrialSpec(trial_id, trial["params"], directory, len(rounds), task.warmup, devices, gpus=need, label=label)
+    try:
+        result = _wait(executor, run, stop, task.kill_grace)
+    finally:
+        if devices:
+            pool.release(devices)
+    if stop.is_set() or result["status"] == "stopped":
+        return  # measured again on resume
+    measured = result["runs"]
+    for i, number in enumerate(rounds):
+        if i < len(measured):
+            study.record_finalist_run(trial_id, number, "ok", measured[i], None)
+        else:
+            study.record_finalist_run(trial_id, number, "failed", [], result["error"])
+    study.commit()
+
+
+def _wait(executor: "Executor", spec: TrialSpec, stop: threading.Event, grace: float) -> dict:
+    """Run one spec to its end, stopping it when `stop` is set."""
     handle = executor.submit(spec)
     stopped = False
     while not handle.done():
@@ -70,13 +115,86 @@ def measure(executor: "Executor", spec: TrialSpec, stop: threading.Event, grace:
     return handle.result()
 
 
-def verdict(finalists: Sequence[Mapping[str, Any]], objective: Objective) -> str | None:
-    """'clear' when the finalist with the best median is better in every run than every other finalist in
-    any run (their ranges do not overlap), else 'inconclusive'; None with fewer than two measured."""
-    sign = 1 if objective.direction == "minimize" else -1
-    measured = [[sign * v for v in run_values(f["runs"], objective)] for f in finalists if f["status"] == "completed"]
-    measured = sorted((m for m in measured if m), key=statistics.median)
-    if len(measured) < 2:
-        return None
-    winner, rest = measured[0], measured[1:]
-    return "clear" if max(winner) < min(min(m) for m in rest) else "inconclusive"
+def decide(study: "Study", listener: "Listener") -> None:
+    """Score each contender over its re-measured runs; the best one is the answer; judge the verdict."""
+    task = study.task
+    entries = []
+    for trial_id in study.finalist_phase["contenders"]:
+        trial = study.trials[trial_id]
+        runs = study.finalist_runs.get(trial_id, {})
+        measured = [runs[r]["batches"] for r in sorted(runs) if runs[r]["status"] == "ok"]
+        entry = {"trial_id": trial_id, "params": trial["params"], "search_value": trial["value"],
+                 "search_score": trial["score"], "status": "failed", "value": None, "score": None, "metrics": {},
+                 "runs": [], "run_scores": [], "error": next((r["error"] for r in runs.values() if r["error"]), None)}
+        if measured:
+            outcome = evaluate(measured, task.objective, task.slo)
+            entry.update(status=outcome.status, value=outcome.value, score=outcome.score, metrics=outcome.metrics,
+                         runs=outcome.runs, error=outcome.error,
+                         run_scores=[run_score(r, task.objective, task.slo) for r in outcome.runs])
+        entries.append(entry)
+    for entry in entries:
+        study.record_finalist(entry)
+        if directory_of(study, entry["trial_id"]).is_dir():
+            write_json(directory_of(study, entry["trial_id"]) / "result.json", entry)
+    winner, verdict, reason = judge(entries, study.state.get("baseline_id"))
+    study.state.update(answer_id=winner and winner["trial_id"], verdict=verdict, verdict_reason=reason)
+    study.commit()
+    listener.message(f"finalists: {reason}")
+    for line in noise_notes(study):
+        listener.message(line)
+
+
+def directory_of(study: "Study", trial_id: int):
+    return study.dir / "finalists" / f"{trial_id:04d}"
+
+
+def judge(entries: list[dict], baseline_id: int | None) -> tuple[dict | None, str | None, str]:
+    """The winner (best re-measured score, ties to the lower id), and whether it beats every other
+    contender beyond the noise; with the reason in words."""
+    feasible = sorted((e for e in entries if e["status"] == Status.COMPLETED and e["score"] is not None),
+                      key=lambda e: (e["score"], e["trial_id"]))
+    if not feasible:
+        return None, None, "no contender held up when measured again (every one failed or missed a hard SLO)"
+    winner, others = feasible[0], [e for e in entries if e is not feasible[0] and e["trial_id"] != baseline_id]
+    name = "the baseline" if winner["trial_id"] == baseline_id else f"trial {winner['trial_id']}"
+    if not others:
+        return winner, None, f"{name} is the answer; no other finalist to compare it with"
+    close = []
+    for other in others:
+        ahead, how = beats(winner["run_scores"], other["run_scores"] or [float("inf")])
+        if not ahead:
+            close.append(f"trial {other['trial_id']} ({how})")
+    n = len(winner["run_scores"])
+    if close:
+        return winner, "inconclusive", (
+            f"inconclusive: {name} measured best again, but {', '.join(close)} is within the noise of {n} runs; "
+            "either will do, or measure with more repeats on a quieter machine to tell them apart")
+    how = "rank test" if n >= 5 else "non-overlapping ranges"
+    return winner, "clear", f"clear: {name} beat every other finalist in all {n} runs each ({how}); deploy it"
+
+
+def noise_notes(study: "Study") -> list[str]:
+    """Say when measurements were noisy, and name a finalist whose search value its re-measurement does
+    not bear out."""
+    objective = study.task.objective
+    notes, noisy = [], []
+    for trial in study.trials:
+        width = spread(run_values(trial.get("runs") or [], objective))
+        if width is not None and width > NOISY:
+            noisy.append(f"trial {trial['id']} {width:.0%} over its repeats")
+    for entry in study.finalists:
+        values = run_values(entry["runs"], objective)
+        width = spread(values)
+        if width is not None and width > NOISY:
+            noisy.append(f"trial {entry['trial_id']} {width:.0%} as a finalist")
+        found = entry.get("search_value")
+        if values and found is not None:
+            low, high = min(values), max(values)
+            margin = NOISY * abs(statistics.median(values))
+            if not low - margin <= found <= high + margin:
+                notes.append(f"trial {entry['trial_id']}: {found:.4g} in the search, {statistics.median(values):.4g} "
+                             f"re-measured ({low:.4g}-{high:.4g}): its search measurement was not typical")
+    if noisy:
+        notes.insert(0, f"measurements are noisy (spread over runs: {', '.join(noisy)}); what helps: more repeats, "
+                        "more finalists, a quieter machine")
+    return notes

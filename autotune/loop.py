@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .executors import Executor, TrialHandle, create_executor
 from .finalists import run_finalists
-from .objective import evaluate, score_report
+from .noise import NOISY, spread
+from .objective import evaluate, run_values, score_report
 from .progress import Listener
 from .records import FINAL, Status, StudyStatus, new_trial
 from .resources import SlotPool, detect_devices, gpus_needed
@@ -251,6 +252,10 @@ class StudyLoop:
         study.scheduler.on_finish(trial["id"])
         study.commit()
         self.listener.trial_finished(study, trial)
+        width = spread(run_values(trial["runs"], self.task.objective))
+        if width is not None and width > NOISY:
+            self.listener.message(f"trial {trial['id']}: its {len(trial['runs'])} runs spread {width:.0%}: the "
+                                  "measurements are noisy; more repeats, finalists or a quieter machine help")
 
     def _watch_failures(self, trial: dict) -> None:
         """Stop a study whose trials keep failing, with the reason, rather than spend its budget on them."""

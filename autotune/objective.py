@@ -251,6 +251,15 @@ def run_values(runs: Sequence[Mapping[str, Any]], objective: Objective) -> list:
     return [v for v in (objective.value(r)[1] for r in runs) if _finite(v)]
 
 
+def run_score(metrics: Mapping[str, Any], objective: Objective, slo: SLO) -> float:
+    """One run's score, SLOs applied to that run's own metrics; infinity when it misses a hard SLO or lacks
+    a metric the score needs (so a run like that is worse than any other)."""
+    if missing_metric(metrics, objective, slo):
+        return math.inf
+    p, infeasible = penalty(metrics, slo)
+    return math.inf if infeasible else score(objective.value(metrics)[1], objective.direction, p)
+
+
 def score_report(values: Mapping[str, Any], objective: Objective, slo: SLO) -> float | None:
     """A progress report's score, like a result's: the objective's value with the penalties of the SLO
     metrics the report holds; None when it holds no finite objective value."""

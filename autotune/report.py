@@ -20,6 +20,7 @@ from .progress import format_number
 from .records import Status, ranked
 from .storage import dumps
 from .templates import render_scalar
+from .finalists import noise_notes
 from .study import Study
 
 FORMATS = ("table", "json", "markdown", "csv", "html", "junit")
@@ -28,8 +29,12 @@ TRIAL_KEYS = ("id", "params", "status", "value", "score", "metrics", "runs", "er
 MAX_ERROR_CELL = 60
 
 
+FINALIST_KEYS = ("trial_id", "params", "value", "runs", "status", "score", "search_value", "error")
+
+
 def build_report(study_dir: str | Path, top: int | None = None) -> dict:
-    """DESIGN.md's report: trials in id order, or the `top` best (lowest score first)."""
+    """DESIGN.md's report: trials in id order, or the `top` best (lowest score first). `best` is the
+    study's answer: the finalist the re-measurement picked, when there are finalists."""
     study = Study.load(study_dir)
     trials = [{key: t.get(key) for key in TRIAL_KEYS} for t in study.trials]
     if top is not None:
@@ -38,25 +43,36 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
     for status in (Status.COMPLETED, Status.FAILED, Status.INFEASIBLE, Status.PRUNED):
         stats[str(status)] = study.trials.counts[status]
     stats["elapsed_s"] = study.state.get("elapsed_s", 0.0)
-    baseline_id = study.state.get("baseline_id")
     return {
         "study": {"name": study.name, "dir": str(study.dir), "status": str(study.status),
                   "strategy": study.strategy.describe(), "objective": study.state["objective"],
                   "slo": [asdict(term) for term in study.task.slo.terms]},
-        "best": _summary(study.trials.best),
-        "baseline": _summary(study.trials[baseline_id] if baseline_id in study.trials else None),
+        "best": _summary(study.answer()),
+        "baseline": _baseline(study),
         "trials": trials,
-        "finalists": [{key: f[key] for key in ("trial_id", "params", "value", "runs")} for f in study.finalists],
+        "finalists": [{key: f.get(key) for key in FINALIST_KEYS} for f in study.finalists],
         "verdict": study.state.get("verdict"),
+        "verdict_reason": study.state.get("verdict_reason"),
+        "noise": noise_notes(study),
         "stats": stats,
     }
 
 
-def _summary(trial: dict | None) -> dict | None:
-    if trial is None:
+def _summary(found: dict | None) -> dict | None:
+    if found is None:
         return None
-    return {"trial_id": trial["id"], "params": trial["params"], "value": trial["value"], "score": trial["score"],
-            "metrics": trial["metrics"]}
+    return {key: found[key] for key in ("trial_id", "params", "value", "score", "metrics", "runs", "remeasured")}
+
+
+def _baseline(study: Study) -> dict | None:
+    """The baseline trial, with its re-measured value and runs when the finalists measured it again."""
+    trial_id = study.state.get("baseline_id")
+    if trial_id not in study.trials:
+        return None
+    again = next((f for f in study.finalists if f["trial_id"] == trial_id and f["status"] == "completed"), None)
+    source = again or {"trial_id": trial_id, **study.trials[trial_id]}
+    return {"trial_id": trial_id, "params": source["params"], "value": source["value"], "score": source["score"],
+            "metrics": source["metrics"], "runs": source["runs"], "remeasured": again is not None}
 
 
 def render_report(report: dict, fmt: str) -> str:
@@ -127,24 +143,29 @@ def _rows(report: dict) -> tuple[list[str], list[list[str]]]:
 def _headline(report: dict) -> list[str]:
     study, stats, best = report["study"], report["stats"], report["best"]
     objective = study["objective"]
+    parsed = _objective(report)
     lines = [f"Study {study['name']} ({study['status']}): {objective['direction']} {objective['metric']} "
              f"with {study['strategy']}; {stats['total']} trials, {stats['completed']} completed, "
              f"{stats['infeasible']} infeasible, {stats['failed']} failed, {stats['elapsed_s']:.0f}s"]
     if best:
-        params = ", ".join(f"{k}={v}" for k, v in best["params"].items())
-        lines.append(f"Best: trial {best['trial_id']}, {objective['metric']} {format_number(best['value'])} "
-                     f"({params})")
+        params = ", ".join(f"{k}={format_number(v)}" for k, v in best["params"].items())
+        how = ", re-measured" if best.get("remeasured") else ""
+        lines.append(f"Best: trial {best['trial_id']}, {objective['metric']} "
+                     f"{_measured(best['value'], best.get('runs'), parsed)}{how} ({params})")
     else:
-        lines.append("Best: no feasible trial")
+        lines.append("Best: no feasible trial" + (" held up when measured again" if report["finalists"] else ""))
     baseline = report["baseline"]
-    if best and baseline and baseline["value"]:
+    if best and baseline and baseline["value"] and best["trial_id"] != baseline["trial_id"]:
         change = (best["value"] - baseline["value"]) / abs(baseline["value"]) * 100
-        lines.append(f"Best vs baseline (trial {baseline['trial_id']}): {change:+.1f}% {objective['metric']}")
+        both = " (both re-measured)" if best.get("remeasured") and baseline.get("remeasured") else ""
+        lines.append(f"Best vs baseline (trial {baseline['trial_id']}): {change:+.1f}% {objective['metric']}{both}; "
+                     f"baseline {_measured(baseline['value'], baseline.get('runs'), parsed)}")
     if report["finalists"]:
-        parsed = _objective(report)
-        measured = ", ".join(f"trial {f['trial_id']} {_measured(f['value'], f['runs'], parsed)}"
-                             for f in report["finalists"])
-        lines.append(f"Finalists: {measured}; verdict: {report['verdict'] or 'none'}")
+        measured = ", ".join(f"trial {f['trial_id']} {format_number(f.get('search_value'))} in the search, "
+                             f"{_measured(f['value'], f['runs'], parsed)} re-measured" for f in report["finalists"])
+        lines.append(f"Finalists: {measured}")
+        lines.append(f"Verdict: {report.get('verdict_reason') or report['verdict'] or 'none'}")
+    lines += [f"Noise: {note}" for note in report.get("noise") or []]
     return lines
 
 

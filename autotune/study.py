@@ -69,7 +69,9 @@ class Study:
         self.lock = lock
         self.journal = journal
         self.trials = Trials()
-        self.finalists: list[dict] = []
+        self.finalists: list[dict] = []                    # the last finalists phase's decided entries
+        self.finalist_phase: dict | None = None            # its contenders, repeats and order
+        self.finalist_runs: dict[int, dict[int, dict]] = {}  # trial id -> run number -> that run
         told, reports = self._rebuild(events)
         self.strategy = restore_strategy(state["strategy"], task.space, told)
         self.scheduler = restore_scheduler(state["scheduler"], reports)
@@ -196,9 +198,13 @@ class Study:
                 if record["status"] in FINAL:
                     told.append(history_entry(record))
                     order.append(event)
+            elif kind == "finalists":
+                self.finalist_phase, self.finalist_runs, self.finalists = event, {}, []
+            elif kind == "finalist_run":
+                self.finalist_runs.setdefault(event["trial_id"], {})[event["run"]] = event
             elif kind == "finalist":
                 self.finalists = [f for f in self.finalists if f["trial_id"] != event["trial_id"]]
-                self.finalists.append({k: v for k, v in event.items() if k != "event"})
+                self.finalists.append({k: v for k, v in event.items() if k not in ("event", "time")})
         told += [{"params": t["params"], "status": "running"} for t in self.trials.unfinished()]
         if self.state.get("waiting"):
             told.append({"params": self.state["waiting"]["params"], "status": "running"})
@@ -237,6 +243,8 @@ class Study:
         self.journal.append({**event, "time": now_iso()})
 
     def record_started(self, trial: dict) -> None:
+        for key in ("answer_id", "verdict", "verdict_reason"):  # the search goes on: finalists decide again
+            self.state.pop(key, None)
         self.trials.put(trial)
         trial["started_at"] = now_iso()
         self.journal.append({"event": "started", "id": trial["id"], "params": trial["params"], "gpus": trial["gpus"],
@@ -256,9 +264,37 @@ class Study:
         self.journal.append({"event": "finished", "id": trial["id"], "params": trial["params"],
                              **{k: trial.get(k) for k in fields}, "time": trial["finished_at"]})
 
+    def start_finalists(self, contenders: list[int], repeats: int, interleave: bool) -> None:
+        """A new finalists phase; one from before (a smaller budget) no longer counts."""
+        self.finalist_phase = {"event": "finalists", "contenders": contenders, "repeats": repeats,
+                               "interleave": interleave}
+        self.finalist_runs, self.finalists = {}, []
+        for key in ("answer_id", "verdict", "verdict_reason"):
+            self.state.pop(key, None)
+        self.record(self.finalist_phase)
+
+    def record_finalist_run(self, trial_id: int, run: int, status: str, batches: list, error: str | None) -> None:
+        event = {"event": "finalist_run", "trial_id": trial_id, "run": run, "status": status, "batches": batches,
+                 "error": error}
+        self.finalist_runs.setdefault(trial_id, {})[run] = event
+        self.record(event)
+
     def record_finalist(self, entry: dict) -> None:
         self.finalists = [f for f in self.finalists if f["trial_id"] != entry["trial_id"]] + [entry]
         self.record({"event": "finalist", **entry})
+
+    def answer(self) -> dict | None:
+        """What the study found: the contender the finalists' re-measurement picked, once they have
+        decided; else the best trial of the search. None when nothing feasible was found."""
+        if "answer_id" in self.state:
+            entry = next((f for f in self.finalists if f["trial_id"] == self.state["answer_id"]), None)
+            return entry and {"trial_id": entry["trial_id"], "params": entry["params"], "value": entry["value"],
+                              "score": entry["score"], "metrics": entry["metrics"], "runs": entry["runs"],
+                              "remeasured": True}
+        best = self.trials.best
+        return best and {"trial_id": best["id"], "params": best["params"], "value": best["value"],
+                         "score": best["score"], "metrics": best["metrics"], "runs": best["runs"],
+                         "remeasured": False}
 
     def commit(self) -> None:
         """Make the journal durable, then replace the checkpoint that points into it."""

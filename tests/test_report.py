@@ -22,10 +22,11 @@ def test_json_has_the_design_shape(study):
     result = cli("report", study, "--format", "json")
     assert result.exit_code == 0
     report = json.loads(result.stdout)
-    assert set(report) == {"study", "best", "baseline", "trials", "finalists", "verdict", "stats"}
+    assert set(report) == {"study", "best", "baseline", "trials", "finalists", "verdict", "verdict_reason", "noise",
+                           "stats"}
     assert set(report["study"]) == {"name", "dir", "status", "strategy", "objective", "slo"}
     assert report["study"]["objective"] == {"metric": "loss", "direction": "minimize"}
-    assert set(report["best"]) == {"trial_id", "params", "value", "score", "metrics"}
+    assert set(report["best"]) == {"trial_id", "params", "value", "score", "metrics", "runs", "remeasured"}
     assert report["best"]["params"]["x"] == 0.3 and report["best"]["params"]["mode"] == "ok"
     assert [t["id"] for t in report["trials"]] == list(range(6))
     for trial in report["trials"]:

@@ -55,6 +55,7 @@ class MetricsSpec:
 class Finalists:
     top_k: int
     repeats: int = 3
+    interleave: bool = True   # A B C A B C, a service start per run; false: each one's runs together
 
 
 @dataclass(frozen=True)
