@@ -12,8 +12,15 @@ from enum import Enum
 from typing import Any
 
 
-class Status(str, Enum):
-    """A trial's status; a str, so records stay plain JSON."""
+class _Text(str, Enum):
+    """A str, so records stay plain JSON, printed as its value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Status(_Text):
+    """A trial's status."""
 
     RUNNING = "running"
     COMPLETED = "completed"
@@ -22,18 +29,12 @@ class Status(str, Enum):
     PRUNED = "pruned"
     INTERRUPTED = "interrupted"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class StudyStatus(str, Enum):
+class StudyStatus(_Text):
     RUNNING = "running"
     COMPLETED = "completed"
     INTERRUPTED = "interrupted"
     FAILED = "failed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 FINAL = (Status.COMPLETED, Status.FAILED, Status.INFEASIBLE, Status.PRUNED)  # told to the strategy

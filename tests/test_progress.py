@@ -16,7 +16,7 @@ def test_plain_lines_without_a_terminal(tmp_path):
     assert all(line.startswith("autotune: ") for line in lines)
     assert not any(ch in result.stderr for ch in "\x1b\r\b")
     assert sum("started" in line for line in lines) == 5 and sum("completed in" in line for line in lines) == 5
-    assert "best trial" in lines[-1]
+    assert "best trial" in lines[-3] and lines[-2].startswith("autotune: best: trial") and "next:" in lines[-1]
 
 
 def test_live_progress_bar_on_a_terminal(tmp_path):

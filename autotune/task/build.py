@@ -140,27 +140,26 @@ def _gpu_factor(text: str, space: Space) -> int | str:
 
 
 def _executor(spec: Any) -> ExecutorSpec:
-    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-    name = spec.pop("name", "local")
-    cls = EXECUTORS[name]
-    for key in spec:
-        if key not in cls.OPTIONS:
-            raise SpecError(f"executor.{key}", f"does not apply to the {name} executor"
-                            + did_you_mean(key, cls.OPTIONS))
-    problem = cls.check_options(spec)
+    name, options = _named(spec, "local", EXECUTORS, "executor")
+    problem = EXECUTORS[name].check_options(options)
     if problem:
         raise SpecError("executor", problem)
-    return ExecutorSpec(name, frozen(spec))
+    return ExecutorSpec(name, frozen(options))
 
 
 def _early_stopping(spec: Any) -> EarlyStopping:
+    name, options = _named(spec, "none", SCHEDULERS, "early_stopping")
+    return EarlyStopping(name, frozen(options))
+
+
+def _named(spec: Any, default: str, registry: Mapping, path: str) -> tuple[str, dict]:
+    """A seam's choice in a task, a name or {name, **options}, its options checked against the class."""
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-    name = spec.pop("name", "none")
-    cls = SCHEDULERS[name]
+    name = spec.pop("name", default)
     for key in spec:
-        if key not in cls.OPTIONS:
-            raise SpecError(f"early_stopping.{key}", f"does not apply to {name}" + did_you_mean(key, cls.OPTIONS))
-    return EarlyStopping(name, frozen(spec))
+        if key not in registry[name].OPTIONS:
+            raise SpecError(f"{path}.{key}", f"does not apply to {name}" + did_you_mean(key, registry[name].OPTIONS))
+    return name, spec
 
 
 def _regex(pattern: str, path: str) -> None:
