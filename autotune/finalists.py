@@ -199,11 +199,11 @@ def judge_front(entries: list[dict], baseline_id: int | None) -> tuple[list[int]
     name = lambda i: "the baseline" if i == baseline_id else f"trial {i}"  # noqa: E731
     lines = [f"the Pareto front re-measured: {', '.join(name(i) for i in members)}"]
     for entry, on in zip(feasible, keep):
-        if not on and entry["trial_id"] != baseline_id:
+        if not on:
             winner = next(e for e, k in zip(feasible, keep) if k and dominates(e["score"], entry["score"]))
-            lines.append(f"{name(entry['trial_id'])} dropped off it, beaten by {name(winner['trial_id'])} "
-                         "in every objective when measured again")
-    failed = [name(e["trial_id"]) for e in entries if e not in feasible and e["trial_id"] != baseline_id]
+            lines.append(f"{name(entry['trial_id'])} {'is off' if entry['trial_id'] == baseline_id else 'dropped off'}"
+                         f" it, beaten by {name(winner['trial_id'])} when measured again")
+    failed = [name(e["trial_id"]) for e in entries if e not in feasible]
     if failed:
         lines.append(f"{', '.join(failed)} failed or missed a hard SLO when measured again")
     return members, "; ".join(lines)

@@ -347,7 +347,8 @@ class Space:
 
     def contains(self, params: Mapping[str, Any]) -> bool:
         return set(params) <= set(self.names) and all(
-            p.contains(params[p.name]) if self.holds(p.name, params) else p.name not in params for p in self.params)
+            p.name in params and p.contains(params[p.name]) if self.holds(p.name, params) else p.name not in params
+            for p in self.params)
 
     def describe_when(self, name: str) -> str:
         """A parameter's conditions in words: "speculative=true and policy in [lpm, fcfs]"."""
