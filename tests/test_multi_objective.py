@@ -13,9 +13,11 @@ import yaml
 import test_html_report as html_checks
 from bench_study import bench_task, report_json
 from browser import Browser
-from conftest import assert_one_line_error, cli, write_task
+from conftest import ROOT, assert_one_line_error, cli, write_task
 
 from autotune.finalists import judge_front
+from autotune.task import load_task
+from autotune.templates import render_argv
 from autotune.objective import evaluate, parse_objective, parse_slo
 from autotune.report import render_report
 
@@ -207,3 +209,23 @@ def test_bad_objectives_are_refused(tmp_path, change, field, words):
 def test_validate_names_every_objective(tmp_path):
     result = cli("validate", write_task(tmp_path, two_objective_task()))
     assert result.exit_code == 0 and "objectives maximize throughput and minimize latency p90" in result.stdout
+
+
+def test_the_vllm_speculative_example(tmp_path):
+    """NEEDS A GPU, so vLLM is not run here: the task validates, and its service command passes a valid
+    --speculative-config with the token count exactly when speculative decoding is on."""
+    path = ROOT / "tasks" / "vllm-speculative.yaml"
+    assert "NEEDS A GPU" in path.read_text()
+    result = cli("validate", path, "--skip-programs")
+    assert result.exit_code == 0, result.stderr
+    assert "objectives maximize throughput and minimize ttft p90" in result.stdout
+    assert "num_speculative_tokens: int[1, 8] when speculative=true" in result.stdout
+    task = load_task(path)
+    assert [o.candidates for o in task.objectives][1] == ("p90_ttft",) and task.space.conditional
+    values = {"port": 8000, "max_num_seqs": 64, "gpu_memory_utilization": 0.9}
+    on = render_argv(task.service.command, {**values, "speculative": True, "num_speculative_tokens": 5})
+    off = render_argv(task.service.command, {**values, "speculative": False})
+    assert on[:len(off)] == off and on[len(off)] == "--speculative-config" and len(on) == len(off) + 2
+    assert json.loads(on[-1]) == {"method": "ngram", "num_speculative_tokens": 5, "prompt_lookup_max": 4}
+    assert "--speculative-config" not in off and "{" not in " ".join(off)
+    assert task.space.contains(task.baseline) and "num_speculative_tokens" not in task.baseline
