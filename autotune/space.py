@@ -262,14 +262,15 @@ class Space:
         if not isinstance(index, np.ndarray):
             branch = self.branches[bisect.bisect_right(self._offsets, index) - 1]
             out = [-1] * len(self.params)
-            _fill(out, branch, index - branch.offset)
+            for i, digit in _positions(branch, index - branch.offset).items():
+                out[i] = int(digit)
             return out
         out = np.full((len(self.params), len(index)), -1, dtype=np.int64)
         which = np.searchsorted(self._offsets, index, side="right") - 1
         for k, branch in enumerate(self.branches):
             rows = which == k
-            if rows.any():
-                _fill(out, branch, index[rows] - branch.offset, rows)
+            for i, digit in _positions(branch, index[rows] - branch.offset).items():
+                out[i, rows] = digit
         return list(out)
 
     def index_from_digits(self, digits) -> int:
@@ -360,20 +361,13 @@ class Space:
                                                           else "") for p in self.params)
 
 
-def _fill(out, branch: Branch, rest, rows=None) -> None:
-    """Write a branch's grid positions for offsets `rest` into `out` (per parameter; columns `rows`)."""
-    where = slice(None) if rows is None else rows
+def _positions(branch: Branch, rest) -> dict:
+    """Grid positions, by parameter position, of the configurations at offsets `rest` (an int or an array)
+    into a branch."""
+    out = dict(branch.fixed)
     for i, radix in zip(reversed(branch.free), reversed(branch.radices)):
-        rest, digit = divmod(rest, radix)
-        if rows is None:
-            out[i] = int(digit)
-        else:
-            out[i][where] = digit
-    for i, digit in branch.fixed:
-        if rows is None:
-            out[i] = digit
-        else:
-            out[i][where] = digit
+        rest, out[i] = divmod(rest, radix)
+    return out
 
 
 def _show(value: Any) -> str:

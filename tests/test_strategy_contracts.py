@@ -96,6 +96,10 @@ def test_several_objectives_are_taken_as_a_list_or_refused(name):
     assert len(proposals) == 22 and all(space.contains(p) for p in proposals)
     with pytest.raises(ValueError):
         strategy.tell(strategy.ask(), [1.0])  # a list holds a score per objective: two or more
+    with pytest.raises(ValueError, match="every trial needs 2 score"):
+        strategy.tell(strategy.ask(), 1.0)
+    with pytest.raises(ValueError, match="every trial needs 2 score"):
+        strategy.tell(strategy.ask(), [1.0, 2.0, 3.0])
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))

@@ -47,6 +47,7 @@ class Strategy:
         self.rng = np.random.default_rng(self.seed)
         # Indices of configurations asked or told, so a finite space is never proposed twice.
         self._seen: set[int] = set()
+        self._scores_per_trial: dict = {}  # how many scores the first told trial had (a list: several)
 
     def ask(self) -> dict | None:
         """The next configuration to try, or None when nothing is left to propose."""
@@ -61,11 +62,15 @@ class Strategy:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         if status == "completed" and score is None:
             raise ValueError("a completed trial needs a score")
-        if isinstance(score, (list, tuple)):
-            if not self.multi_objective:
-                raise ValueError(f"the {self.name} strategy takes one score per trial, got {len(score)}")
-            if len(score) < 2:
+        if score is not None:
+            count = len(score) if isinstance(score, (list, tuple)) else 1
+            if count > 1 and not self.multi_objective:
+                raise ValueError(f"the {self.name} strategy takes one score per trial, got {count}")
+            if isinstance(score, (list, tuple)) and count < 2:
                 raise ValueError("a list of scores holds one per objective, two or more")
+            if count != self._scores_per_trial.setdefault("count", count):
+                raise ValueError(f"every trial needs {self._scores_per_trial['count']} score(s), one per "
+                                 f"objective; got {count}")
         self._remember(params)
 
     def state(self) -> dict:
