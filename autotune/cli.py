@@ -19,7 +19,7 @@ from . import compare as comparison
 from .errors import AutotuneError, InputError
 from .executors import EXECUTORS
 from .loop import RunOutcome, run_study
-from .progress import format_number, format_params, reporter_for
+from .progress import describe_values, format_number, format_params, reporter_for
 from .records import StudyStatus
 from .report import BEST_FORMATS, FORMATS, build_report, render_best, render_report
 from .study import Study, newest_study
@@ -192,12 +192,17 @@ def finish(study: Study, resumed: bool = False) -> None:
 def closing_lines(outcome: RunOutcome, study: Study) -> list[str]:
     """What the run found and the commands to go on with."""
     where = shlex.quote(str(study.dir))
-    best = study.answer()
+    best, front = study.answer(), study.front()
     lines = [f"stopped: {outcome.reason}"] if outcome.reason else []
     if best is not None:
         how = ", re-measured" if best["remeasured"] else ""
         lines.append(f"best: trial {best['trial_id']}, {study.task.objective.metric} {format_number(best['value'])}"
                      f"{how} ({format_params(best['params'])})")
+    elif front:
+        how = ", re-measured" if front[0]["remeasured"] else ""
+        lines.append(f"Pareto front: {len(front)} trials{how}")
+        lines += [f"  trial {m['trial_id']}: {describe_values(study.task, m['value'])} ({format_params(m['params'])})"
+                  for m in front]
     elif outcome.status != StudyStatus.INTERRUPTED:
         lines.append("no feasible trial: every trial failed or missed a hard SLO; `autotune report "
                      f"{where}` shows why")
@@ -205,13 +210,16 @@ def closing_lines(outcome: RunOutcome, study: Study) -> list[str]:
         lines.append(f"interrupted; continue with `autotune resume {where}`")
     if best is not None:
         lines.append(f"next: `autotune report {where}`, `autotune best {where} --format args`")
+    elif front:
+        pick = study.task.objective.metric
+        lines.append(f"next: `autotune report {where}`, `autotune best {where} --pick {pick} --format args`")
     return lines
 
 
 def exit_code(outcome: RunOutcome, study: Study) -> int:
     if outcome.status == StudyStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
-    return EXIT_OK if outcome.status == StudyStatus.COMPLETED and study.answer() is not None else EXIT_FAILED
+    return EXIT_OK if outcome.status == StudyStatus.COMPLETED and study.found() else EXIT_FAILED
 
 
 @contextmanager
@@ -249,9 +257,12 @@ def best(
     study_dir: Optional[Path] = typer.Argument(None, help=DIR_HELP, metavar="DIR"),
     format: str = typer.Option("yaml", "--format", "-f", help=f"One of {', '.join(BEST_FORMATS)} "
                                                                "(args: ready-to-paste flags).", metavar="FORMAT"),
+    pick: Optional[str] = typer.Option(None, "--pick", help="With several objectives: the member of the Pareto "
+                                       "front best on this objective's metric (default: the whole front).",
+                                       metavar="METRIC"),
 ) -> None:
-    """Print the best parameters found so far."""
-    typer.echo(render_best(study_or_newest(study_dir), format), nl=False)
+    """Print the best parameters found so far (with several objectives, the Pareto front)."""
+    typer.echo(render_best(study_or_newest(study_dir), format, pick), nl=False)
 
 
 @app.command(cls=Command)

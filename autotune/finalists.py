@@ -6,6 +6,11 @@ the best score over its re-measured runs, SLOs applied to those runs' metrics. T
 (A B C A B C), so drift on the machine hits every contender alike; each run starts the service afresh.
 `finalists: {interleave: false}` measures each contender's runs back to back in one service start,
 for servers that take minutes to load. Every run is journaled, so a killed study resumes mid-round.
+
+With several objectives the contenders are the search's Pareto front (top_k of its members when it has
+more, those keeping the most hypervolume) and the baseline; the answer is the front of their re-measured
+scores. A member another contender beats when measured again drops off it, and the reason names both;
+there is no verdict, as there is no single winner to be clear about.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from .noise import NOISY, beats, spread
 from .objective import evaluate, run_score, run_values
+from .pareto import dominates, greedy_subset, nondominated
 from .records import Status, ranked
 from .resources import gpus_needed
 from .storage import write_json
@@ -30,8 +36,14 @@ WAKE_S = 0.5
 
 
 def contenders(study: "Study") -> list[int]:
-    """The top_k trials by their search score, and the baseline (re-measured in the same round)."""
-    ids = [t["id"] for t in ranked(study.trials)[:study.task.finalists.top_k]]
+    """The top_k trials by their search score (several objectives: of the front), and the baseline
+    (re-measured in the same round)."""
+    top_k = study.task.finalists.top_k
+    if study.task.several:
+        members = study.trials.front
+        ids = sorted(members[i]["id"] for i in greedy_subset([m["score"] for m in members], top_k))
+    else:
+        ids = [t["id"] for t in ranked(study.trials)[:top_k]]
     baseline = study.state.get("baseline_id")
     if baseline is not None and baseline not in ids and baseline in study.trials and \
             study.trials[baseline]["status"] in (Status.COMPLETED, Status.INFEASIBLE):
@@ -127,17 +139,21 @@ def decide(study: "Study", listener: "Listener") -> None:
                  "search_score": trial["score"], "status": "failed", "value": None, "score": None, "metrics": {},
                  "runs": [], "run_scores": [], "error": next((r["error"] for r in runs.values() if r["error"]), None)}
         if measured:
-            outcome = evaluate(measured, task.objective, task.slo)
+            outcome = evaluate(measured, task.objectives, task.slo)
             entry.update(status=outcome.status, value=outcome.value, score=outcome.score, metrics=outcome.metrics,
                          runs=outcome.runs, error=outcome.error,
-                         run_scores=[run_score(r, task.objective, task.slo) for r in outcome.runs])
+                         run_scores=[run_score(r, task.objectives, task.slo) for r in outcome.runs])
         entries.append(entry)
     for entry in entries:
         study.record_finalist(entry)
         if directory_of(study, entry["trial_id"]).is_dir():
             write_json(directory_of(study, entry["trial_id"]) / "result.json", entry)
-    winner, verdict, reason = judge(entries, study.state.get("baseline_id"))
-    study.state.update(answer_id=winner and winner["trial_id"], verdict=verdict, verdict_reason=reason)
+    if task.several:
+        members, reason = judge_front(entries, study.state.get("baseline_id"))
+        study.state.update(answer_front=members, verdict=None, verdict_reason=reason)
+    else:
+        winner, verdict, reason = judge(entries, study.state.get("baseline_id"))
+        study.state.update(answer_id=winner and winner["trial_id"], verdict=verdict, verdict_reason=reason)
     study.commit()
     listener.message(f"finalists: {reason}")
     for line in noise_notes(study):
@@ -173,27 +189,51 @@ def judge(entries: list[dict], baseline_id: int | None) -> tuple[dict | None, st
     return winner, "clear", f"clear: {name} beat every other finalist in all {n} runs each ({how}); deploy it"
 
 
+def judge_front(entries: list[dict], baseline_id: int | None) -> tuple[list[int], str]:
+    """The re-measured front (trial ids), and in words who stayed on it and who dropped off, beaten by whom."""
+    feasible = [e for e in entries if e["status"] == Status.COMPLETED and e["score"] is not None]
+    if not feasible:
+        return [], "no contender held up when measured again (every one failed or missed a hard SLO)"
+    keep = nondominated([e["score"] for e in feasible])
+    members = sorted(e["trial_id"] for e, on in zip(feasible, keep) if on)
+    name = lambda i: "the baseline" if i == baseline_id else f"trial {i}"  # noqa: E731
+    lines = [f"the Pareto front re-measured: {', '.join(name(i) for i in members)}"]
+    for entry, on in zip(feasible, keep):
+        if not on:
+            winner = next(e for e, k in zip(feasible, keep) if k and dominates(e["score"], entry["score"]))
+            lines.append(f"{name(entry['trial_id'])} {'is off' if entry['trial_id'] == baseline_id else 'dropped off'}"
+                         f" it, beaten by {name(winner['trial_id'])} when measured again")
+    failed = [name(e["trial_id"]) for e in entries if e not in feasible]
+    if failed:
+        lines.append(f"{', '.join(failed)} failed or missed a hard SLO when measured again")
+    return members, "; ".join(lines)
+
+
 def noise_notes(study: "Study") -> list[str]:
     """Say when measurements were noisy, and name a finalist whose search value its re-measurement does
-    not bear out."""
-    objective = study.task.objective
+    not bear out (in each objective, when there are several)."""
+    objectives = study.task.objectives
     notes, noisy = [], []
-    for trial in study.trials:
-        width = spread(run_values(trial.get("runs") or [], objective))
-        if width is not None and width > NOISY:
-            noisy.append(f"trial {trial['id']} {width:.0%} over its repeats")
-    for entry in study.finalists:
-        values = run_values(entry["runs"], objective)
-        width = spread(values)
-        if width is not None and width > NOISY:
-            noisy.append(f"trial {entry['trial_id']} {width:.0%} as a finalist")
-        found = entry.get("search_value")
-        if values and found is not None:
-            low, high = min(values), max(values)
-            margin = NOISY * abs(statistics.median(values))
-            if not low - margin <= found <= high + margin:
-                notes.append(f"trial {entry['trial_id']}: {found:.4g} in the search, {statistics.median(values):.4g} "
-                             f"re-measured ({low:.4g}-{high:.4g}): its search measurement was not typical")
+    for k, objective in enumerate(objectives):
+        about = f" in {objective.label}" if len(objectives) > 1 else ""
+        for trial in study.trials:
+            width = spread(run_values(trial.get("runs") or [], objective))
+            if width is not None and width > NOISY:
+                noisy.append(f"trial {trial['id']} {width:.0%}{about} over its repeats")
+        for entry in study.finalists:
+            values = run_values(entry["runs"], objective)
+            width = spread(values)
+            if width is not None and width > NOISY:
+                noisy.append(f"trial {entry['trial_id']} {width:.0%}{about} as a finalist")
+            found = entry.get("search_value")
+            found = found[k] if isinstance(found, list) else found
+            if values and found is not None:
+                low, high = min(values), max(values)
+                margin = NOISY * abs(statistics.median(values))
+                if not low - margin <= found <= high + margin:
+                    notes.append(f"trial {entry['trial_id']}: {found:.4g}{about} in the search, "
+                                 f"{statistics.median(values):.4g} re-measured ({low:.4g}-{high:.4g}): its search "
+                                 "measurement was not typical")
     if noisy:
         notes.insert(0, f"measurements are noisy (spread over runs: {', '.join(noisy)}); what helps: more repeats, "
                         "more finalists, a quieter machine")

@@ -232,7 +232,7 @@ class StudyLoop:
                     "metrics": last.get("values", {}), "error": f"stopped early at step {last.get('step')}"}
         if result["status"] == "failed":
             return {**base, "status": Status.FAILED, "error": result["error"]}
-        outcome = evaluate(result["runs"], self.task.objective, self.task.slo, result.get("sources", ()))
+        outcome = evaluate(result["runs"], self.task.objectives, self.task.slo, result.get("sources", ()))
         return {**base, "status": Status(outcome.status), "value": outcome.value, "score": outcome.score,
                 "metrics": outcome.metrics, "runs": outcome.runs, "error": outcome.error}
 

@@ -49,6 +49,11 @@ class Objective:
                 return name, metrics[name]
         return None, None
 
+    @property
+    def label(self) -> str:
+        """As a person reads it: "throughput", "latency p90"."""
+        return f"{self.metric} {self.stat}" if self.stat else self.metric
+
     def to_json(self) -> dict:
         """What a study records, enough to parse the same objective again."""
         return {"metric": self.metric, "direction": self.direction, **({"stat": self.stat} if self.stat else {})}
@@ -180,32 +185,48 @@ def reduce_batches(batches: Sequence[Mapping[str, Any]], slo: SLO) -> dict:
     return _aggregate(passing or batches, _mean)
 
 
-def evaluate(runs: Sequence[Sequence[Mapping[str, Any]]], objective: Objective, slo: SLO,
+def evaluate(runs: Sequence[Sequence[Mapping[str, Any]]], objective: Objective | Sequence[Objective], slo: SLO,
              sources: Sequence[str] = ()) -> Outcome:
     """Score a trial from its runs (each a list of metric batches): median per metric over runs, then SLOs.
+    With several objectives `value` and `score` are lists, one per objective: a hard SLO missed makes the
+    trial infeasible, and the soft penalty weighs on every score alike.
     `sources` says where each run's metrics were read from, for the message when one is missing."""
+    objectives = as_tuple(objective)
     reduced = [reduce_batches(batches, slo) for batches in runs]
     for i, run in enumerate(reduced):
-        problem = missing_metric(run, objective, slo)
+        problem = missing_metric(run, objectives, slo)
         if problem:
             where = f"run {i + 1}: " if len(reduced) > 1 else ""
             if "missing" in problem:
                 problem += f"; {_reported(run)}" + (f", read from {sources[i]}" if i < len(sources) else "")
             return Outcome("failed", _aggregate(reduced, statistics.median), reduced, error=where + problem)
     metrics = _aggregate(reduced, statistics.median)
-    _, value = objective.value(metrics)
+    values = [o.value(metrics)[1] for o in objectives]
     p, infeasible = penalty(metrics, slo)
     if infeasible:
-        return Outcome("infeasible", metrics, reduced, value=value, error=infeasible)
-    return Outcome("completed", metrics, reduced, value=value, score=score(value, objective.direction, p))
+        return Outcome("infeasible", metrics, reduced, value=_one(values), error=infeasible)
+    scores = [score(v, o.direction, p) for v, o in zip(values, objectives)]
+    return Outcome("completed", metrics, reduced, value=_one(values), score=_one(scores))
 
 
-def missing_metric(metrics: Mapping[str, Any], objective: Objective, slo: SLO) -> str | None:
-    name, value = objective.value(metrics)
-    if name is None:
-        wanted = " or ".join(objective.candidates)
-        return f"objective metric {wanted} is missing from the trial's metrics"
-    for metric, v in [(name, value)] + [(t.metric, metrics.get(t.metric)) for t in slo.terms]:
+def as_tuple(objective: Objective | Sequence[Objective]) -> tuple:
+    return (objective,) if isinstance(objective, Objective) else tuple(objective)
+
+
+def _one(values: list) -> Any:
+    """One objective's value as a number, several as a list."""
+    return values[0] if len(values) == 1 else values
+
+
+def missing_metric(metrics: Mapping[str, Any], objective: Objective | Sequence[Objective], slo: SLO) -> str | None:
+    found = []
+    for one in as_tuple(objective):
+        name, value = one.value(metrics)
+        if name is None:
+            wanted = " or ".join(one.candidates)
+            return f"objective metric {wanted} is missing from the trial's metrics"
+        found.append((name, value))
+    for metric, v in found + [(t.metric, metrics.get(t.metric)) for t in slo.terms]:
         if v is None:
             return f"SLO metric {metric} is missing from the trial's metrics"
         if not _finite(v):
@@ -251,13 +272,12 @@ def run_values(runs: Sequence[Mapping[str, Any]], objective: Objective) -> list:
     return [v for v in (objective.value(r)[1] for r in runs) if _finite(v)]
 
 
-def run_score(metrics: Mapping[str, Any], objective: Objective, slo: SLO) -> float:
-    """One run's score, SLOs applied to that run's own metrics; infinity when it misses a hard SLO or lacks
-    a metric the score needs (so a run like that is worse than any other)."""
-    if missing_metric(metrics, objective, slo):
-        return math.inf
-    p, infeasible = penalty(metrics, slo)
-    return math.inf if infeasible else score(objective.value(metrics)[1], objective.direction, p)
+def run_score(metrics: Mapping[str, Any], objective: Objective | Sequence[Objective], slo: SLO) -> Any:
+    """One run's score (a list with several objectives), SLOs applied to that run's own metrics; infinity
+    when it misses a hard SLO or lacks a metric the score needs (so a run like that is worse than any other)."""
+    objectives = as_tuple(objective)
+    p, infeasible = (0.0, "missing") if missing_metric(metrics, objectives, slo) else penalty(metrics, slo)
+    return _one([math.inf if infeasible else score(o.value(metrics)[1], o.direction, p) for o in objectives])
 
 
 def score_report(values: Mapping[str, Any], objective: Objective, slo: SLO) -> float | None:

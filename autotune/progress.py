@@ -24,15 +24,22 @@ def format_number(value) -> str:
     return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
+def describe_values(task: Any, value) -> str:
+    """The objective's value ("throughput 120"), or each objective's ("throughput 120, latency p90 0.8")."""
+    if not isinstance(value, list):
+        return f"{task.objective.metric} {format_number(value)}"
+    return ", ".join(f"{o.label} {format_number(v)}" for o, v in zip(task.objectives, value))
+
+
 def describe_result(study: Any, trial: dict) -> str:
-    metric = study.task.objective.metric
     text = f"trial {trial['id']} {trial['status']}"
     if trial.get("duration_s") is not None:
         text += f" in {trial['duration_s']:.1f}s"
     if trial["status"] in (Status.COMPLETED, Status.INFEASIBLE, Status.PRUNED) and trial.get("value") is not None:
-        text += f": {metric} {format_number(trial['value'])}"
-        if trial.get("score") is not None:
-            text += f", score {format_number(trial['score'])}"
+        text += f": {describe_values(study.task, trial['value'])}"
+        score = trial.get("score")
+        if score is not None:
+            text += f", score {', '.join(map(format_number, score)) if isinstance(score, list) else format_number(score)}"
     if trial.get("error"):
         text += f" ({trial['error']})"
     return text
@@ -40,6 +47,9 @@ def describe_result(study: Any, trial: dict) -> str:
 
 def describe_best(study: Any) -> str:
     best = study.trials.best
+    if study.task.several and study.trials.front:
+        ids = [t["id"] for t in study.trials.front]
+        return f"Pareto front {len(ids)} trials ({', '.join(map(str, ids[:8]))}{', ...' if len(ids) > 8 else ''})"
     if best is None:
         return "no feasible trial yet" if study.status == "running" else "no feasible trial"
     return f"best trial {best['id']}: {study.task.objective.metric} {format_number(best['value'])}"

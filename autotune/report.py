@@ -15,9 +15,10 @@ from rich.table import Table
 from .errors import AutotuneError, InputError
 from .html_report import render_html
 from .junit import render_junit
-from .objective import Objective, SLOTerm, parse_objective, run_values
+from .objective import SLOTerm
 from .progress import format_number
 from .records import Status, ranked
+from .report_data import Goal, goals
 from .storage import dumps
 from .templates import render_scalar
 from .finalists import noise_notes
@@ -34,7 +35,9 @@ FINALIST_KEYS = ("trial_id", "params", "value", "runs", "status", "score", "sear
 
 def build_report(study_dir: str | Path, top: int | None = None) -> dict:
     """DESIGN.md's report: trials in id order, or the `top` best (lowest score first). `best` is the
-    study's answer: the finalist the re-measurement picked, when there are finalists."""
+    study's answer: the finalist the re-measurement picked, when there are finalists. With several
+    objectives `study.objectives` replaces `study.objective`, values and scores are lists, `best` is null
+    and `front` lists the trial ids of the answer, the Pareto front."""
     study = Study.load(study_dir)
     trials = [{key: t.get(key) for key in TRIAL_KEYS} for t in study.trials]
     if top is not None:
@@ -43,11 +46,15 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
     for status in (Status.COMPLETED, Status.FAILED, Status.INFEASIBLE, Status.PRUNED):
         stats[str(status)] = study.trials.counts[status]
     stats["elapsed_s"] = study.state.get("elapsed_s", 0.0)
+    aim = ({"objectives": [o.to_json() for o in study.task.objectives]} if study.task.several
+           else {"objective": study.state["objective"]})
+    front = study.front()
     return {
         "study": {"name": study.name, "dir": str(study.dir), "status": str(study.status),
-                  "strategy": study.strategy.describe(), "objective": study.state["objective"],
+                  "strategy": study.strategy.describe(), **aim,
                   "slo": [asdict(term) for term in study.task.slo.terms]},
         "best": _summary(study.answer()),
+        **({"front": [m["trial_id"] for m in front]} if front is not None else {}),
         "baseline": _baseline(study),
         "trials": trials,
         "finalists": [{key: f.get(key) for key in FINALIST_KEYS} for f in study.finalists],
@@ -88,16 +95,31 @@ def _param_names(report: dict) -> list[str]:
     return names
 
 
-def _objective(report: dict) -> Objective:
-    return parse_objective(dict(report["study"]["objective"]))
-
-
-def _measured(value, runs: list, objective: Objective) -> str:
+def _measured(value, runs: list, goal: Goal) -> str:
     """The value, with the range over runs when there were several: 12.3 (11.8-12.9)."""
-    values = run_values(runs or [], objective)
+    values = goal.run_values(runs)
     if len(values) < 2:
         return format_number(value)
     return f"{format_number(value)} ({format_number(min(values))}-{format_number(max(values))})"
+
+
+def _nth(value, goal: Goal):
+    """A value (or score) for one objective: the goal's element of a list with several."""
+    return (value[goal.index] if goal.index < len(value) else None) if isinstance(value, list) else value
+
+
+def _name(goal: Goal) -> str:
+    """How a table names an objective: its metric as the task gives it; with several, with the stat."""
+    return goal.label if goal.several else goal.objective.metric
+
+
+def _values(entry: dict, goal_list: list[Goal]) -> str:
+    """Each objective's value of a trial or finalist, with ranges over its runs: "throughput 120 (110-130)"."""
+    return ", ".join(f"{_name(g)} {_measured(_nth(entry.get('value'), g), entry.get('runs'), g)}" for g in goal_list)
+
+
+def _scores(score) -> str:
+    return ", ".join(map(format_number, score)) if isinstance(score, list) else format_number(score)
 
 
 def _slo_terms(report: dict) -> list[SLOTerm]:
@@ -122,50 +144,72 @@ def cut(text: str | None, limit: int = MAX_ERROR_CELL) -> str:
 
 
 def _rows(report: dict) -> tuple[list[str], list[list[str]]]:
-    """The human table shared by table and markdown: one row per trial, with the objective's metric, each
-    SLO's metric and the SLOs missed beside the score, so a large score has its reason next to it."""
-    metric = report["study"]["objective"]["metric"]
+    """The human table shared by table and markdown: one row per trial, with the objectives' metrics, each
+    SLO's metric and the SLOs missed beside the score, so a large score has its reason next to it. With
+    several objectives the Pareto front's members come first, marked with a diamond."""
+    goal_list = goals(report)
     params = _param_names(report)
-    objective = _objective(report)
     terms = _slo_terms(report)
     slo_metrics = list(dict.fromkeys(t.metric for t in terms))
-    header = ["trial", "status", *params, metric, *slo_metrics, "score", *(["SLO missed"] if terms else []),
-              "time (s)", "error"]
+    header = ["trial", "status", *params, *map(_name, goal_list), *slo_metrics, "score",
+              *(["SLO missed"] if terms else []), "time (s)", "error"]
+    front = set(report.get("front") or [])
     rows = []
-    for t in report["trials"]:
+    for t in sorted(report["trials"], key=lambda t: t["id"] not in front) if front else report["trials"]:
         slo_cells = [format_number((t["metrics"] or {}).get(m)) for m in slo_metrics]
-        rows.append([str(t["id"]), str(t["status"]), *(format_number(t["params"].get(p, "")) for p in params),
-                     _measured(t["value"], t["runs"], objective), *slo_cells, format_number(t["score"]),
-                     *([slo_misses(t, terms)] if terms else []), format_number(t["duration_s"]), cut(t["error"])])
+        rows.append([f"{t['id']} \u25c6" if t["id"] in front else str(t["id"]), str(t["status"]),
+                     *(format_number(t["params"].get(p, "")) for p in params),
+                     *(_measured(_nth(t["value"], g), t["runs"], g) for g in goal_list), *slo_cells,
+                     _scores(t["score"]), *([slo_misses(t, terms)] if terms else []), format_number(t["duration_s"]),
+                     cut(t["error"])])
     return header, rows
 
 
 def _headline(report: dict) -> list[str]:
     study, stats, best = report["study"], report["stats"], report["best"]
-    objective = study["objective"]
-    parsed = _objective(report)
-    lines = [f"Study {study['name']} ({study['status']}): {objective['direction']} {objective['metric']} "
+    goal_list = goals(report)
+    aims = " and ".join(f"{g.direction} {_name(g)}" for g in goal_list)
+    lines = [f"Study {study['name']} ({study['status']}): {aims} "
              f"with {study['strategy']}; {stats['total']} trials, {stats['completed']} completed, "
              f"{stats['infeasible']} infeasible, {stats['failed']} failed, {stats['elapsed_s']:.0f}s"]
-    if best:
+    if "front" in report:
+        lines += _front_lines(report, goal_list)
+    elif best:
         params = ", ".join(f"{k}={format_number(v)}" for k, v in best["params"].items())
         how = ", re-measured" if best.get("remeasured") else ""
-        lines.append(f"Best: trial {best['trial_id']}, {objective['metric']} "
-                     f"{_measured(best['value'], best.get('runs'), parsed)}{how} ({params})")
+        lines.append(f"Best: trial {best['trial_id']}, {_values(best, goal_list)}{how} ({params})")
     else:
         lines.append("Best: no feasible trial" + (" held up when measured again" if report["finalists"] else ""))
     baseline = report["baseline"]
     if best and baseline and baseline["value"] and best["trial_id"] != baseline["trial_id"]:
         change = (best["value"] - baseline["value"]) / abs(baseline["value"]) * 100
         both = " (both re-measured)" if best.get("remeasured") and baseline.get("remeasured") else ""
-        lines.append(f"Best vs baseline (trial {baseline['trial_id']}): {change:+.1f}% {objective['metric']}{both}; "
-                     f"baseline {_measured(baseline['value'], baseline.get('runs'), parsed)}")
+        lines.append(f"Best vs baseline (trial {baseline['trial_id']}): {change:+.1f}% {_name(goal_list[0])}{both}; "
+                     f"baseline {_measured(baseline['value'], baseline.get('runs'), goal_list[0])}")
+    elif "front" in report and baseline and baseline["value"] is not None:
+        how = ", re-measured" if baseline.get("remeasured") else ""
+        lines.append(f"Baseline: trial {baseline['trial_id']}, {_values(baseline, goal_list)}{how}")
     if report["finalists"]:
-        measured = ", ".join(f"trial {f['trial_id']} {format_number(f.get('search_value'))} in the search, "
-                             f"{_measured(f['value'], f['runs'], parsed)} re-measured" for f in report["finalists"])
+        again = (lambda f: _values(f, goal_list)) if len(goal_list) > 1 else \
+            (lambda f: _measured(f["value"], f["runs"], goal_list[0]))  # noqa: E731
+        measured = ", ".join(f"trial {f['trial_id']} {_scores(f.get('search_value'))} in the search, "
+                             f"{again(f)} re-measured" for f in report["finalists"])
         lines.append(f"Finalists: {measured}")
         lines.append(f"Verdict: {report.get('verdict_reason') or report['verdict'] or 'none'}")
     lines += [f"Noise: {note}" for note in report.get("noise") or []]
+    return lines
+
+
+def _front_lines(report: dict, goal_list: list[Goal]) -> list[str]:
+    """The Pareto front, a line per member with its values (re-measured when the finalists decided it)."""
+    if not report["front"]:
+        return ["Pareto front: no feasible trial" + (" held up when measured again" if report["finalists"] else "")]
+    members, decided = _front_members(report)
+    lines = [f"Pareto front: {len(report['front'])} trials no other trial beats in every objective"
+             + (", re-measured" if decided else "")]
+    for entry in members:
+        params = ", ".join(f"{k}={format_number(v)}" for k, v in entry["params"].items())
+        lines.append(f"  \u25c6 trial {entry['trial_id']}: {_values(entry, goal_list)} ({params})")
     return lines
 
 
@@ -196,9 +240,17 @@ def render_csv(report: dict) -> str:
         metrics.extend(m for m in (trial["metrics"] or {}) if m not in metrics)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "status", *params, "value", "score", "duration_s", "error", *metrics])
+    goal_list = goals(report)
+    if "front" in report:  # a value and a score column per objective, and whether the trial is on the front
+        front = set(report["front"])
+        aims = [f"value {g.label}" for g in goal_list] + [f"score {g.label}" for g in goal_list] + ["front"]
+        cells = lambda t: ([_nth(t["value"], g) for g in goal_list] + [_nth(t["score"], g) for g in goal_list]  # noqa: E731
+                           + [t["id"] in front])
+    else:
+        aims, cells = ["value", "score"], lambda t: [t["value"], t["score"]]  # noqa: E731
+    writer.writerow(["id", "status", *params, *aims, "duration_s", "error", *metrics])
     for t in report["trials"]:
-        row = [t["id"], t["status"], *(t["params"].get(p, "") for p in params), t["value"], t["score"],
+        row = [t["id"], t["status"], *(t["params"].get(p, "") for p in params), *cells(t),
                t["duration_s"], t["error"], *((t["metrics"] or {}).get(m) for m in metrics)]
         writer.writerow(["" if v is None else render_scalar(v) if isinstance(v, bool) else v for v in row])
     return buffer.getvalue()
@@ -212,18 +264,63 @@ RENDERERS = {"table": render_table, "json": render_json, "markdown": render_mark
              "html": render_html, "junit": render_junit}
 
 
-def render_best(study_dir: str | Path, fmt: str) -> str:
+def render_best(study_dir: str | Path, fmt: str, pick: str | None = None) -> str:
+    """The best parameters; with several objectives the Pareto front (a member per entry, or line for
+    args), or with `pick` its member best on that objective."""
     if fmt not in BEST_FORMATS:
         raise InputError(f"--format: unknown format {fmt!r}; use one of {', '.join(BEST_FORMATS)}")
-    best = build_report(study_dir)["best"]
-    if best is None:
-        raise AutotuneError(f"{study_dir}: no feasible trial yet, so no best parameters")
-    params = best["params"]
+    report = build_report(study_dir)
+    if "front" not in report:
+        if pick is not None:
+            raise InputError(f"--pick: applies to a study with several objectives; {study_dir} has one, so "
+                             "`autotune best` prints its best without it")
+        if report["best"] is None:
+            raise AutotuneError(f"{study_dir}: no feasible trial yet, so no best parameters")
+        return _params_text(report["best"]["params"], fmt)
+    members, _ = _front_members(report)
+    if not members:
+        raise AutotuneError(f"{study_dir}: no feasible trial yet, so no Pareto front")
+    goal_list = goals(report)
+    if pick is not None:
+        goal = _goal_named(pick, goal_list)
+        key = lambda m: (_nth(m["score"], goal), m["score"], m["trial_id"])  # noqa: E731 -- ties: the other scores, then id
+        return _params_text(min(members, key=key)["params"], fmt)
+    if fmt == "args":
+        return "".join(" ".join(_flags(m["params"])) + f"  # trial {m['trial_id']}: {_values(m, goal_list)}\n"
+                       for m in members)
+    entries = [{"trial_id": m["trial_id"], **{g.label: _nth(m["value"], g) for g in goal_list}, "params": m["params"]}
+               for m in members]
+    return json.dumps(entries, indent=2) + "\n" if fmt == "json" else yaml.safe_dump(entries, sort_keys=False)
+
+
+def _front_members(report: dict) -> tuple[list[dict], bool]:
+    """The front's members as the answer has them, and whether re-measured: the finalists' entries when
+    they decided it, else the trials' (those the report lists)."""
+    remeasured = {f["trial_id"]: f for f in report["finalists"] if f.get("status") == "completed"}
+    decided = bool(report["finalists"]) and all(i in remeasured for i in report["front"])
+    source = remeasured if decided else {t["id"]: {"trial_id": t["id"], **t} for t in report["trials"]}
+    return [source[i] for i in report["front"] if i in source], decided
+
+
+def _goal_named(name: str, goal_list: list[Goal]) -> Goal:
+    """The objective `--pick` names: by its metric as the task gives it, its label, or a metric it reads."""
+    for goal in goal_list:
+        if name in (goal.objective.metric, goal.label, goal.label.replace(" ", "_")) or name in goal.objective.candidates:
+            return goal
+    raise InputError(f"--pick: {name!r} is not one of the study's objectives; use one of "
+                     f"{', '.join(g.label for g in goal_list)}")
+
+
+def _params_text(params: dict, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(params, indent=2) + "\n"
     if fmt == "yaml":
         return yaml.safe_dump(params, sort_keys=False)
-    return " ".join(flag for name, value in params.items() for flag in _as_flags(name, value)) + "\n"
+    return " ".join(_flags(params)) + "\n"
+
+
+def _flags(params: dict) -> list[str]:
+    return [flag for name, value in params.items() for flag in _as_flags(name, value)]
 
 
 def _as_flags(name: str, value) -> list[str]:

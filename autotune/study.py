@@ -28,6 +28,7 @@ from .task import Task, load_task
 TASK_COPY = "task.yaml"
 # What a `run` killed before its first checkpoint leaves; such a directory is not a study and may be reused.
 CREATION_LEFTOVERS = {TASK_COPY, LOCK, f".{CHECKPOINT}.tmp"}
+ANSWER_KEYS = ("answer_id", "answer_front", "verdict", "verdict_reason")  # what the finalists decided
 
 
 def now_iso() -> str:
@@ -111,6 +112,7 @@ class Study:
                 "format_version": FORMAT_VERSION, "name": task.name,
                 "task_sha256": hashlib.sha256(text).hexdigest(), "task_path": str(task.source),
                 "workdir": str(task.workdir), "objective": task.objective.to_json(),
+                **({"objectives": [o.to_json() for o in task.objectives]} if task.several else {}),
                 "budget": budget, "parallel": parallel, "placement": dict(placement or {}),
                 "status": StudyStatus.RUNNING, "stop_reason": None, "next_trial_id": 0, "waiting": None,
                 "elapsed_s": 0.0, "created_at": now_iso(), "updated_at": now_iso(),
@@ -243,7 +245,7 @@ class Study:
         self.journal.append({**event, "time": now_iso()})
 
     def record_started(self, trial: dict) -> None:
-        for key in ("answer_id", "verdict", "verdict_reason"):  # the search goes on: finalists decide again
+        for key in ANSWER_KEYS:  # the search goes on: finalists decide again
             self.state.pop(key, None)
         self.trials.put(trial)
         trial["started_at"] = now_iso()
@@ -269,7 +271,7 @@ class Study:
         self.finalist_phase = {"event": "finalists", "contenders": contenders, "repeats": repeats,
                                "interleave": interleave}
         self.finalist_runs, self.finalists = {}, []
-        for key in ("answer_id", "verdict", "verdict_reason"):
+        for key in ANSWER_KEYS:
             self.state.pop(key, None)
         self.record(self.finalist_phase)
 
@@ -292,9 +294,22 @@ class Study:
                               "score": entry["score"], "metrics": entry["metrics"], "runs": entry["runs"],
                               "remeasured": True}
         best = self.trials.best
-        return best and {"trial_id": best["id"], "params": best["params"], "value": best["value"],
-                         "score": best["score"], "metrics": best["metrics"], "runs": best["runs"],
-                         "remeasured": False}
+        return best and _found(best)
+
+    def front(self) -> list[dict] | None:
+        """With several objectives, what the study found: the Pareto front of the finalists' re-measurement
+        once they have decided, else of the search (by id); None with one objective."""
+        if not self.task.several:
+            return None
+        if "answer_front" in self.state:
+            entries = {f["trial_id"]: f for f in self.finalists}
+            return [{"trial_id": i, **{k: entries[i][k] for k in ("params", "value", "score", "metrics", "runs")},
+                     "remeasured": True} for i in self.state["answer_front"] if i in entries]
+        return [_found(t) for t in self.trials.front]
+
+    def found(self) -> bool:
+        """Whether the study found anything feasible: a best trial, or a front."""
+        return self.answer() is not None or bool(self.front())
 
     def commit(self) -> None:
         """Make the journal durable, then replace the checkpoint that points into it."""
@@ -304,6 +319,11 @@ class Study:
         self.state["elapsed_s"] = round(self.elapsed, 3)
         self.state["updated_at"] = now_iso()
         write_checkpoint(self.dir, self.state)
+
+
+def _found(trial: Mapping[str, Any]) -> dict:
+    return {"trial_id": trial["id"], "params": trial["params"], "value": trial["value"], "score": trial["score"],
+            "metrics": trial["metrics"], "runs": trial["runs"], "remeasured": False}
 
 
 def history_entry(trial: Mapping[str, Any]) -> dict:

@@ -22,7 +22,7 @@ from .process import TRIAL_DIR_VAR, Process, Stopped, kill_group, run, terminate
 from .progress_reports import ProgressFile, parse_report
 from .resources import reserve_port
 from .storage import write_json
-from .templates import render
+from .templates import render, render_argv
 
 if TYPE_CHECKING:
     from .task import Task
@@ -83,7 +83,7 @@ def _with_service(task: "Task", directory: Path, values: dict, env: dict, spec: 
     if service is None:
         return _runs(task, directory, values, env, None, spec, stop, report)
     log = directory / "service.log"
-    argv = [render(a, values) for a in service.command]
+    argv = render_argv(service.command, values)
     service_env = {**env, **{k: render(v, values) for k, v in service.env.items()}}
     try:
         proc = Process(argv, cwd=task.workdir, env=service_env, stdout=log)
@@ -109,7 +109,7 @@ def _runs(task: "Task", directory: Path, values: dict, env: dict, service: Proce
           stop: threading.Event, report: Report) -> dict:
     """`warmup` runs whose metrics are discarded, then `repeats` measured runs; the first measured run's
     progress reports go to the scheduler (later repeats would report the same steps again)."""
-    argv = [render(a, values) for a in task.command]
+    argv = render_argv(task.command, values)
     stdout, stderr = directory / "stdout.log", directory / "stderr.log"
     batches, sources = [], []
     total = spec.warmup + spec.repeats

@@ -70,7 +70,7 @@ def check_page(browser: Browser, page: Path, name: str) -> dict:
     assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for plot in result.probe["plots"]:
         assert plot["svg"] >= 1 and plot["traces"] and plot["drawn"] == len(plot["traces"]) and plot["marks"] > 0, plot
-    scores = [float(s) for s in result.probe["sortedScores"] if s != "-"]
+    scores = [float(s.split(",")[0]) for s in result.probe["sortedScores"] if s != "-"]  # several: by the first
     assert scores == sorted(scores) and result.probe["sortedScores"][len(scores):] == \
         ["-"] * (len(result.probe["sortedScores"]) - len(scores))
     return result.probe

@@ -13,7 +13,7 @@ from ..space import Space
 from . import grid, random_search, tpe  # noqa: F401  (the built-in strategies register themselves)
 from .base import STRATEGIES, Strategy, register
 
-__all__ = ["STRATEGIES", "Strategy", "create_strategy", "normalize_spec", "register", "resolve_name",
+__all__ = ["STRATEGIES", "Strategy", "check_fits", "create_strategy", "normalize_spec", "register", "resolve_name",
            "restore_strategy"]
 ALIASES = {"bayesian": "tpe"}
 
@@ -42,7 +42,17 @@ def create_strategy(spec: Any, space: Space, max_trials: int | None = None) -> S
     """A strategy from the task's `strategy` mapping (or name) for `space`."""
     options = normalize_spec(spec)
     cls = STRATEGIES[options.pop("name")]
+    check_fits(cls, space)
     return cls(space, max_trials=max_trials, **options)
+
+
+def check_fits(cls: type[Strategy], space: Space, objectives: int = 1, path: str = "strategy.name") -> None:
+    """Refuse a strategy for a space or a number of objectives it does not take, naming the ones that do."""
+    for needed, flag, what in ((space.conditional, "conditional", "conditional parameters (when:)"),
+                               (objectives > 1, "multi_objective", "several objectives")):
+        if needed and not getattr(cls, flag):
+            able = sorted(name for name, other in STRATEGIES.items() if getattr(other, flag))
+            raise SpecError(path, f"the {cls.name} strategy does not take {what}; use one of {', '.join(able)}")
 
 
 def restore_strategy(state: Mapping[str, Any], space: Space,

@@ -4,6 +4,11 @@ A strategy's state holds only what the history of trials cannot give back (its s
 generator and counters), so a checkpoint stays the same size at trial 10,000 as at trial 10; restoring
 replays the history through `tell`, as Optuna's samplers read the trials from the study instead of
 keeping a copy.
+
+With several objectives a completed trial's score is a list, one per objective (lower is better in each);
+one objective keeps the plain number. A strategy says whether it takes several objectives
+(`multi_objective`) and conditional spaces (`conditional`); a task asking one for what it does not take
+is refused when it is validated.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ class Strategy:
     OPTIONS: ClassVar[tuple[str, ...]] = ()
     OPTION_ALIASES: ClassVar[dict[str, str]] = {}
     needs_finite_space: ClassVar[bool] = False
+    multi_objective: ClassVar[bool] = False   # takes a list of scores, one per objective
+    conditional: ClassVar[bool] = False       # proposes only the parameters active in a conditional space
 
     def __init__(self, space: Space, seed: int | None = None, max_trials: int | None = None, **options: Any):
         self.space = space
@@ -40,19 +47,30 @@ class Strategy:
         self.rng = np.random.default_rng(self.seed)
         # Indices of configurations asked or told, so a finite space is never proposed twice.
         self._seen: set[int] = set()
+        self._scores_per_trial: dict = {}  # how many scores the first told trial had (a list: several)
 
     def ask(self) -> dict | None:
         """The next configuration to try, or None when nothing is left to propose."""
         raise NotImplementedError
 
-    def tell(self, params: Mapping[str, Any], score: float | None, status: str = "completed",
+    def tell(self, params: Mapping[str, Any], score: float | list[float] | None, status: str = "completed",
              step: int | None = None) -> None:
-        """Learn the result of a configuration. Lower scores are better; failed and infeasible trials
-        have none; a pruned one has its last score and the step it reached."""
+        """Learn the result of a configuration. Lower scores are better (with several objectives, a list
+        of one score per objective); failed and infeasible trials have none; a pruned one has its last
+        score and the step it reached."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         if status == "completed" and score is None:
             raise ValueError("a completed trial needs a score")
+        if score is not None:
+            count = len(score) if isinstance(score, (list, tuple)) else 1
+            if count > 1 and not self.multi_objective:
+                raise ValueError(f"the {self.name} strategy takes one score per trial, got {count}")
+            if isinstance(score, (list, tuple)) and count < 2:
+                raise ValueError("a list of scores holds one per objective, two or more")
+            if count != self._scores_per_trial.setdefault("count", count):
+                raise ValueError(f"every trial needs {self._scores_per_trial['count']} score(s), one per "
+                                 f"objective; got {count}")
         self._remember(params)
 
     def state(self) -> dict:

@@ -1,4 +1,5 @@
-"""Grid search over the product of the parameters' values.
+"""Grid search over the product of the parameters' values (in a conditional space, only the combinations
+that can occur).
 
 With a budget that covers the grid it walks the product in its stable order (the last parameter
 varies fastest). With a smaller budget it takes a spread-out subset rather than the first N (the
@@ -21,6 +22,8 @@ MAX_SPREAD_CANDIDATES = 1 << 16
 class GridStrategy(Strategy):
     name = "grid"
     needs_finite_space = True
+    multi_objective = True  # it never reads scores
+    conditional = True
 
     def __init__(self, space, seed=None, max_trials=None, **options):
         if not space.finite:  # the task's validation says which parameter; this guards the Python API
@@ -61,18 +64,16 @@ class GridStrategy(Strategy):
         else:  # drawn from their own generator, so the strategy's random stream is left as it was
             rng = np.random.default_rng([self.seed, len(sizes)])
             drawn = rng.integers(0, sizes, size=(MAX_SPREAD_CANDIDATES - 1, len(sizes)))
-            self._digits = np.vstack([(sizes - 1) // 2, drawn])  # the centre is always a candidate
-        self._points = self._digits / np.maximum(1, sizes - 1)
+            # the centre is always a candidate; in a conditional space, a draw drops its inactive parameters
+            self._digits = self.space.valid_digits(np.vstack([(sizes - 1) // 2, drawn]))
+        self._points = self.space.coords(self._digits)
         self._min_dist = np.full(len(self._digits), np.inf)
         for index in self._seen:
             self._update(index)
 
     def _index(self, row: int) -> int:
-        """The configuration index of a candidate: mixed radix in Python ints, which never overflow."""
-        index = 0
-        for digit, grid in zip(self._digits[row], self.space.grids):
-            index = index * len(grid) + int(digit)
-        return index
+        """The configuration index of a candidate (Python ints, which never overflow)."""
+        return self.space.index_from_digits(self._digits[row])
 
     def _update(self, index: int) -> None:
         point = np.array(self.space.unit_coords(index))

@@ -8,6 +8,8 @@ from .base import Strategy, register
 @register
 class RandomStrategy(Strategy):
     name = "random"
+    multi_objective = True  # it never reads scores
+    conditional = True
 
     def ask(self) -> dict | None:
         return None if self.exhausted else self._random_proposal()

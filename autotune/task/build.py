@@ -8,7 +8,7 @@ from typing import Any
 
 from ..executors import EXECUTORS
 from ..schedulers import SCHEDULERS
-from ..strategies import STRATEGIES, normalize_spec
+from ..strategies import STRATEGIES, check_fits, normalize_spec
 from ..errors import SpecError, did_you_mean, join_path
 from ..objective import parse_objective, parse_slo
 from ..space import Categorical, Space
@@ -32,22 +32,27 @@ def build_task(raw: Mapping, source: Path, workdir: str | Path | None = None) ->
             if p.grid() is None:
                 raise SpecError(f"parameters.{p.name}", f"{strategy['name']} search needs finite values: give this "
                                                         "float a step, or use choices")
-    if "objective" not in raw:
-        raise SpecError("objective", "missing; say what to optimise, for example objective: {metric: throughput}")
+    objectives = _objectives(raw)
+    check_fits(STRATEGIES[strategy["name"]], space, len(objectives))
     names = set(space.names)
+    optional = {name: space.describe_when(name) for name in space.when}
     executor = _executor(raw.get("executor", "local"))
+    early_stopping = _early_stopping(raw.get("early_stopping", "none"))
+    if len(objectives) > 1 and early_stopping.name != "none":
+        raise SpecError("early_stopping", "stops trials by one score; with several objectives no trial is worse "
+                                          "than another in every one while it runs, so use a single objective")
     return Task(
         name=raw["name"],
-        command=_task_command(raw, executor, names),
+        command=_task_command(raw, executor, names, optional),
         space=space,
-        objective=parse_objective(raw["objective"]),
+        objectives=objectives,
         strategy=frozen(strategy),
         source=source.resolve(),
         workdir=_workdir(raw.get("workdir"), source, workdir),
         slo=parse_slo(raw.get("slo")),
         budget=_budget(raw.get("budget", {})),
-        env=frozen(parse_env(raw.get("env", {}), "env", names)),
-        service=_service(raw["service"], names) if "service" in raw else None,
+        env=frozen(parse_env(raw.get("env", {}), "env", names, optional)),
+        service=_service(raw["service"], names, optional) if "service" in raw else None,
         timeout=_duration(raw, "timeout"),
         kill_grace=_duration(raw, "kill_grace") or 5.0,
         repeats=raw.get("repeats", 1),
@@ -58,19 +63,38 @@ def build_task(raw: Mapping, source: Path, workdir: str | Path | None = None) ->
         finalists=Finalists(**raw["finalists"]) if "finalists" in raw else None,
         resources=_resources(raw["resources"], space) if "resources" in raw else None,
         executor=executor,
-        early_stopping=_early_stopping(raw.get("early_stopping", "none")),
+        early_stopping=early_stopping,
     )
 
 
-def _task_command(raw: Mapping, executor: ExecutorSpec, names: set) -> tuple:
+def _objectives(raw: Mapping) -> tuple:
+    """`objective`, or two or three `objectives` (each in the same form, none repeated)."""
+    if "objective" in raw and "objectives" in raw:
+        raise SpecError("objectives", "give objective (one) or objectives (two or three), not both")
+    if "objectives" in raw:
+        parsed = []
+        for i, spec in enumerate(raw["objectives"]):
+            objective = parse_objective(spec, f"objectives[{i}]")
+            for j, earlier in enumerate(parsed):
+                if set(objective.candidates) & set(earlier.candidates):
+                    raise SpecError(f"objectives[{i}]", f"reads the same metric as objectives[{j}] "
+                                                        f"({', '.join(objective.candidates)})")
+            parsed.append(objective)
+        return tuple(parsed)
+    if "objective" not in raw:
+        raise SpecError("objective", "missing; say what to optimise, for example objective: {metric: throughput}")
+    return (parse_objective(raw["objective"]),)
+
+
+def _task_command(raw: Mapping, executor: ExecutorSpec, names: set, optional: Mapping) -> tuple:
     if "command" in raw:
-        return parse_command(raw["command"], "command", names)
+        return parse_command(raw["command"], "command", names, optional)
     if EXECUTORS[executor.name].runs_commands:
         raise SpecError("", "missing required key 'command'")
     return ()
 
 
-def _service(spec: Mapping, names: set) -> Service:
+def _service(spec: Mapping, names: set, optional: Mapping) -> Service:
     ready = None
     if "ready" in spec:
         r = spec["ready"]
@@ -79,14 +103,14 @@ def _service(spec: Mapping, names: set) -> Service:
             raise SpecError("service.ready", "give exactly one of http, tcp or log")
         for key in ("http", "tcp"):
             if key in r:
-                check_placeholders(r[key], f"service.ready.{key}", names)
+                check_placeholders(r[key], f"service.ready.{key}", names, optional)
         if "log" in r:
             _regex(r["log"], "service.ready.log")
         ready = Ready(r.get("http"), r.get("tcp"), r.get("log"),
                       _duration(r, "timeout", "service.ready") or DEFAULT_READY_TIMEOUT,
                       _duration(r, "interval", "service.ready") or 0.5)
-    return Service(parse_command(spec["command"], "service.command", names),
-                   frozen(parse_env(spec.get("env", {}), "service.env", names)),
+    return Service(parse_command(spec["command"], "service.command", names, optional),
+                   frozen(parse_env(spec.get("env", {}), "service.env", names, optional)),
                    ready, _duration(spec, "stop_timeout", "service") or 10.0)
 
 
@@ -132,6 +156,9 @@ def _gpu_factor(text: str, space: Space) -> int | str:
     name = match.group(2)
     if name not in space.names:
         raise SpecError("resources.gpus", f"placeholder {{{name}}} names no parameter" + did_you_mean(name, space.names))
+    if name in space.when:
+        raise SpecError("resources.gpus", f"{{{name}}} can be inactive (it exists only when "
+                                          f"{space.describe_when(name)}); every trial needs a GPU count")
     param = space.params[space.names.index(name)]
     values = param.values if isinstance(param, Categorical) else param.grid() if param.kind == "int" else None
     if values is None or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
@@ -190,9 +217,14 @@ def _baseline(spec: Mapping | None, space: Space) -> Mapping | None:
         if name not in space.names:
             raise SpecError(f"baseline.{name}", "names no parameter" + did_you_mean(name, space.names))
     for p in space.params:
+        if not space.holds(p.name, spec):
+            if p.name in spec:
+                raise SpecError(f"baseline.{p.name}", f"is inactive in the baseline (it exists only when "
+                                                      f"{space.describe_when(p.name)}); leave it out")
+            continue
         if p.name not in spec:
             raise SpecError("baseline", f"missing a value for parameter {p.name!r}")
         if not p.contains(spec[p.name]):
             raise SpecError(f"baseline.{p.name}", f"{spec[p.name]!r} is not in the parameter's range "
                                                   f"({p.describe()})")
-    return frozen({p.name: spec[p.name] for p in space.params})
+    return frozen({p.name: spec[p.name] for p in space.params if p.name in spec})

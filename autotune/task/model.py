@@ -99,7 +99,7 @@ class Task:
     name: str
     command: tuple
     space: Space
-    objective: Objective
+    objectives: tuple              # one Objective, or two or three (the answer is then a Pareto front)
     strategy: Mapping              # {name, seed?, **options}, names resolved
     source: Path
     workdir: Path
@@ -120,6 +120,15 @@ class Task:
     early_stopping: EarlyStopping = EarlyStopping()
 
     @property
+    def objective(self) -> Objective:
+        """The objective, or the first of several (what a progress report and early stopping read)."""
+        return self.objectives[0]
+
+    @property
+    def several(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
     def max_trials(self) -> int:
         if self.budget.max_trials is not None:
             return self.budget.max_trials
@@ -135,5 +144,6 @@ class Task:
             budget.append(f"max_failed_trials {self.budget.max_failed_trials}")
         where = f"; executor {self.executor.name}" if self.executor.name != "local" else ""
         return (f"{self.name}: {len(self.space.params)} parameters ({self.space.describe()}); {grid}; "
-                f"strategy {self.strategy['name']}; objective {self.objective.direction} {self.objective.metric}; "
+                f"strategy {self.strategy['name']}; {'objectives' if self.several else 'objective'} "
+                f"{' and '.join(f'{o.direction} {o.label}' for o in self.objectives)}; "
                 f"budget {', '.join(budget)}{where}")
