@@ -32,7 +32,7 @@ def resolve_name(name: str, path: str = "strategy.name") -> str:
 def normalize_spec(spec: Any, path: str = "strategy") -> dict:
     """The task's `strategy` (a name or a mapping) as {name, seed, **options}, checked against the class."""
     spec = {"name": spec} if isinstance(spec, str) else dict(spec or {})
-    name = resolve_name(spec.pop("name", "tpe"), f"{path}.name")
+    name = resolve_name(spec.pop("name", "auto"), f"{path}.name")
     cls = STRATEGIES[name]
     options = {cls.OPTION_ALIASES.get(k, k): v for k, v in spec.items()}
     for key in options:
@@ -56,4 +56,4 @@ def restore_strategy(state: Mapping[str, Any], space: Space,
     return STRATEGIES[resolve_name(state["name"])].from_state(state, space, history)
 
 
-from . import grid, random_search, tpe  # noqa: E402,F401  (registers the built-in strategies)
+from . import auto, gp, grid, random_search, tpe  # noqa: E402,F401  (registers the built-in strategies)
