@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
-from autotune import Space, create_strategy
 from methods import make
 from server import SPACE, objective
+
+from autotune import Space, create_strategy
 
 GP_SPACE = {f"x{i}": {"type": "float", "low": -5.0, "high": 5.0} for i in range(10)}
 

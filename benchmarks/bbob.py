@@ -7,8 +7,7 @@ import statistics
 import tempfile
 
 import numpy as np
-
-from methods import make
+from methods import best_so_far, make
 
 BOUND = 5.0
 
@@ -22,16 +21,9 @@ def run(job):
     problem = next(iter(suite))
     f_opt = _optimum(problem)
     spec = {f"x{i}": {"type": "float", "low": -BOUND, "high": BOUND} for i in range(dim)}
-    runner = make(method, spec, seed, max(budgets))
-    best, out = math.inf, {}
-    for t in range(1, max(budgets) + 1):
-        params = runner.ask()
-        value = float(problem([params[f"x{i}"] for i in range(dim)]))
-        runner.tell(params, value)
-        best = min(best, value)
-        if t in budgets:
-            out[t] = math.log10(max(best - f_opt, 1e-8))
-    return out
+    best = best_so_far(make(method, spec, seed, max(budgets)),
+                       lambda params: float(problem([params[f"x{i}"] for i in range(dim)])), budgets)
+    return {t: math.log10(max(value - f_opt, 1e-8)) for t, value in best.items()}
 
 
 def _optimum(problem) -> float:

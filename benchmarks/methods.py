@@ -6,6 +6,8 @@ Every method is told the budget it will get (ours as max_trials, NGOpt as its bu
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from autotune import Space, create_strategy
@@ -53,7 +55,11 @@ class Optuna:
 
 
 def _optuna_distribution(spec):
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
 
     if isinstance(spec, list):
         return CategoricalDistribution(spec)
@@ -96,6 +102,19 @@ class NGOpt:
 
     def tell(self, params: dict, value: float) -> None:
         self.optimizer.tell(self.candidate, value)
+
+
+def best_so_far(runner, objective, budgets) -> dict:
+    """Run to the largest budget; the best objective value seen by each budget."""
+    best, out = math.inf, {}
+    for t in range(1, max(budgets) + 1):
+        params = runner.ask()
+        value = objective(params)
+        runner.tell(params, value)
+        best = min(best, value)
+        if t in budgets:
+            out[t] = best
+    return out
 
 
 def make(method: str, spec: dict, seed: int, budget: int):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from methods import make
+from methods import best_so_far, make
 
 SPACE = {
     "tp": [1, 2, 4],
@@ -33,13 +33,4 @@ def objective(p: dict) -> float:
 def run(job):
     """Best-so-far objective at each budget for one (method, seed)."""
     method, seed, budgets = job
-    runner = make(method, SPACE, seed, max(budgets))
-    best, out = math.inf, {}
-    for t in range(1, max(budgets) + 1):
-        params = runner.ask()
-        value = objective(params)
-        runner.tell(params, value)
-        best = min(best, value)
-        if t in budgets:
-            out[t] = best
-    return out
+    return best_so_far(make(method, SPACE, seed, max(budgets)), objective, budgets)

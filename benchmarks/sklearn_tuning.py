@@ -11,7 +11,7 @@ import math
 import statistics
 import warnings
 
-from methods import make
+from methods import best_so_far, make
 
 CV_SPLITS = 5
 
@@ -100,17 +100,7 @@ def name(problem: tuple) -> str:
 def run(job):
     """Best-so-far cross-validated loss at each budget for one (method, problem, seed)."""
     method, problem, seed, budgets = job
-    loss = objective(*problem)
-    runner = make(method, SPACES[problem[0]], seed, max(budgets))
-    best, out = math.inf, {}
-    for t in range(1, max(budgets) + 1):
-        params = runner.ask()
-        value = loss(params)
-        runner.tell(params, value)
-        best = min(best, value)
-        if t in budgets:
-            out[t] = best
-    return out
+    return best_so_far(make(method, SPACES[problem[0]], seed, max(budgets)), objective(*problem), budgets)
 
 
 def jobs(methods, budgets, seeds) -> list[tuple]:

@@ -19,20 +19,21 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import importlib.metadata  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import argparse
+import importlib.metadata
+import platform
+import statistics
+import sys
+import time
 
-import ask_cost  # noqa: E402
-import bbob  # noqa: E402
-import server  # noqa: E402
-import sklearn_tuning  # noqa: E402
-from autotune import Space, create_strategy  # noqa: E402
-from jobs import run_jobs  # noqa: E402
-from methods import OURS, THEIRS  # noqa: E402
+import ask_cost
+import bbob
+import server
+import sklearn_tuning
+from jobs import run_jobs
+from methods import OURS, THEIRS
+
+from autotune import Space, create_strategy
 
 METHODS = OURS + THEIRS
 PACKAGES = ("numpy", "optuna", "torch", "scipy", "cmaes", "nevergrad", "scikit-learn", "coco-experiment")
