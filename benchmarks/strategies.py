@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     parser.add_argument("--slow-seeds", type=int, help="bbob seeds for optuna-gp, whose ask costs about 0.3 s "
                         "(default: as --seeds)")
+    parser.add_argument("--sklearn-seeds", type=int, help="seeds of the scikit-learn problems (default 5; quick 2)")
     parser.add_argument("--sections", default="bbob,server,sklearn,cost", help="which tables to print")
     parser.add_argument("--cache", help="directory that keeps finished runs (resumable)")
     args = parser.parse_args()
@@ -131,7 +132,7 @@ def main() -> None:
         print(auto_choice(server.SPACE, max(budgets)) + "\n")
 
     if "sklearn" in sections:
-        sk_budgets, sk_seeds = [16, 32], (2 if args.quick else 5)
+        sk_budgets, sk_seeds = [16, 32], args.sklearn_seeds or (2 if args.quick else 5)
         job_list = sklearn_tuning.jobs(methods, sk_budgets, range(sk_seeds))
         if args.quick:
             job_list = [job for job in job_list if job[1] in sklearn_tuning.PROBLEMS[:3]]

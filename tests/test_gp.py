@@ -203,10 +203,13 @@ def test_auto_says_what_it_chose_and_why():
     assert create_strategy({}, small, max_trials=10).describe().startswith("auto: grid (all 6 configurations")
     long = create_strategy("auto", numeric, max_trials=None)
     assert long.describe().startswith("auto: gp, then tpe") and create_strategy("tpe", numeric).describe() == "tpe"
+    two = Space.from_spec({"a": {"type": "float", "low": 0.0, "high": 1.0}, "b": ["x", "y"]})
+    assert create_strategy("auto", two, max_trials=40).describe() == "auto: tpe (1 numeric, 1 categorical parameters, budget 40)"
 
 
 def test_auto_keeps_its_choice_across_a_restore_and_hands_over_to_tpe():
-    space = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0}, "c": ["a", "b"]})
+    space = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0}, "c": ["a", "b"],
+                             "n": {"type": "int", "low": 1, "high": 50}})
     original = create_strategy({"name": "auto", "seed": 5}, space)  # no budget: gp, then tpe
     history = []
     for _ in range(12):
