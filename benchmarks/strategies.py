@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, help="bbob seeds (default 20; quick 2)")
     parser.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     parser.add_argument("--slow-seeds", type=int, help="bbob seeds for optuna-gp, whose ask costs about 0.3 s "
-                        "(default: as --seeds)")
+                        "(default: as --seeds; 0 leaves it out of bbob)")
     parser.add_argument("--sklearn-seeds", type=int, help="seeds of the scikit-learn problems (default 5; quick 2)")
     parser.add_argument("--sections", default="bbob,server,sklearn,cost", help="which tables to print")
     parser.add_argument("--cache", help="directory that keeps finished runs (resumable)")
@@ -92,7 +92,7 @@ def main() -> None:
     functions = [1, 7, 15, 21] if args.quick else list(range(1, 25))
     dims = [2, 5] if args.quick else [2, 5, 10]
     seeds = args.seeds or (2 if args.quick else 20)
-    slow_seeds = min(args.slow_seeds or seeds, seeds)
+    slow_seeds = seeds if args.slow_seeds is None else min(args.slow_seeds, seeds)
     budgets = [20, 50, 100]
 
     versions = {}
@@ -108,12 +108,15 @@ def main() -> None:
     started = time.time()
 
     if "bbob" in sections:
-        job_list = [job for job in bbob.jobs(methods, functions, dims, budgets, range(seeds))
+        bbob_methods = tuple(m for m in methods if m != "optuna-gp" or slow_seeds > 0)
+        job_list = [job for job in bbob.jobs(bbob_methods, functions, dims, budgets, range(seeds))
                     if job[0] != "optuna-gp" or job[3] < slow_seeds]
         cells = bbob.cells(job_list, run_jobs(bbob.run, job_list, args.processes, args.cache, "bbob"))
-        label = f"{seeds} seeds" + (f" ({slow_seeds} for optuna-gp)" if "optuna-gp" in methods and slow_seeds < seeds
-                                    else "")
-        print_bbob(methods, cells, dims, budgets, label, functions)
+        label = f"{seeds} seeds" + (f" ({slow_seeds} for optuna-gp)" if "optuna-gp" in bbob_methods
+                                    and slow_seeds < seeds else "")
+        print_bbob(bbob_methods, cells, dims, budgets, label, functions)
+        if len(bbob_methods) < len(methods):
+            print("(optuna-gp left out: --slow-seeds 0)\n")
         print("; ".join(auto_choice({f"x{i}": {"type": "float", "low": -5, "high": 5} for i in range(d)}, max(budgets))
                         for d in dims) + "\n")
 
