@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import SpecError, did_you_mean
 from ..space import Space
-from . import grid, random_search, tpe  # noqa: F401  (the built-in strategies register themselves)
+from . import auto, gp, grid, random_search, tpe  # noqa: F401  (the built-in strategies register themselves)
 from .base import STRATEGIES, Strategy, register
 
 __all__ = ["STRATEGIES", "Strategy", "check_fits", "create_strategy", "normalize_spec", "register", "resolve_name",
@@ -29,7 +29,7 @@ def resolve_name(name: str, path: str = "strategy.name") -> str:
 def normalize_spec(spec: Any, path: str = "strategy") -> dict:
     """The task's `strategy` (a name or a mapping) as {name, seed, **options}, checked against the class."""
     spec = {"name": spec} if isinstance(spec, str) else dict(spec or {})
-    name = resolve_name(spec.pop("name", "tpe"), f"{path}.name")
+    name = resolve_name(spec.pop("name", "auto"), f"{path}.name")
     cls = STRATEGIES[name]
     options = {cls.OPTION_ALIASES.get(k, k): v for k, v in spec.items()}
     for key in options:

@@ -73,6 +73,11 @@ class Strategy:
                                  f"objective; got {count}")
         self._remember(params)
 
+    def describe(self) -> str:
+        """What this strategy is, for the study's record and the report: its name, unless it chose
+        something itself (auto says what it chose and why)."""
+        return self.name
+
     def state(self) -> dict:
         """What continuing exactly needs beyond the history: JSON-safe and small, random generator included."""
         return {"name": self.name, "seed": self.seed, "max_trials": self.max_trials, "options": self.options,

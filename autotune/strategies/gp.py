@@ -1,0 +1,341 @@
+"""Gaussian-process Bayesian optimisation, in numpy: the strategy for small budgets of expensive trials.
+
+Each configuration is encoded in [0, 1]^D (numeric parameters on their own scale, log ones on the log
+axis; each categorical as a one-hot block). Scores are warped before modelling (see `warp`), so a
+penalty of 9e53 is just a bad score. A Matérn 5/2 kernel with one length scale per encoded dimension,
+a signal and a noise variance are fitted by maximising the marginal likelihood under weak priors
+(`gp_model.fit`); the next configuration maximises log expected improvement within a trust region
+around the best trial (TuRBO's box, which grows while trials improve and shrinks while they do not: the
+local refinement that a model of the whole space lacks at 5 and more dimensions), always rounded to
+what the space can hold. The first trials are the centre of the space and a Latin hypercube.
+
+Trials without a score still teach the model: failed and infeasible ones count as worse than every
+completed trial, pruned ones as worse than completed but better than failed (later steps better than
+earlier), so the acquisition steers away from a region that keeps failing. Running trials count at the
+completed trials' mean (a constant liar), so parallel asks spread out instead of piling on one point.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..space import Categorical
+from .base import Strategy, register
+from .gp_model import GP, fit, log_expected_improvement
+
+BOX_CANDIDATES = 512      # uniform random points of the trust region per ask
+LOCAL_CANDIDATES = 384    # perturbations of the incumbent per ask
+REFINE_ROUNDS = 4         # rounds of local search from the best candidates
+REFINE_STARTS = 8
+REFINE_DRAWS = 24
+# The trust region (TuRBO, Eriksson et al. 2019): a box around the best trial, its side a fraction of
+# the unit cube stretched per dimension by the length scales; it doubles after SUCCESSES improvements
+# in a row, halves after max(FAILURES, dims) trials without one, and starts over when it gets tiny.
+TR_INITIAL, TR_MAX, TR_MIN = 0.8, 1.6, 0.5 ** 7
+TR_SUCCESSES, TR_FAILURES = 3, 4
+# Where the model stops fitting its hyperparameters on every trial (the fit is cubic in the trials): past
+# this many it fits on the best half of this number plus an even spread of the rest; the posterior
+# always uses every trial.
+FIT_LIMIT = 160
+WARP_CLIP = 2.5  # warped scores beyond this many robust deviations above the median are squashed
+
+
+@register
+class GPStrategy(Strategy):
+    name = "gp"
+    OPTIONS = ("n_startup_trials", "trust_region")
+
+    def __init__(self, space, seed=None, max_trials=None, n_startup_trials: int | None = None,
+                 trust_region: bool = True):
+        options = {} if n_startup_trials is None else {"n_startup_trials": n_startup_trials}
+        super().__init__(space, seed, max_trials, **options, **({} if trust_region else {"trust_region": False}))
+        self.trust_region = trust_region
+        self.encoder = Encoder(space)
+        dims = len(space.params)
+        self.n_startup_trials = max(1, min(10, dims + 3)) if n_startup_trials is None else max(1, n_startup_trials)
+        self.rows: list[np.ndarray] = []       # encoded, told trials (failed, infeasible and pruned too)
+        self.scores: list[float | None] = []   # completed: the score; None otherwise
+        self.kinds: list[tuple] = []           # ("completed",) | ("pruned", step, score) | ("failed",)
+        self.pending: list[tuple[dict, np.ndarray]] = []
+        self.startup_asked = 0
+        # The trust region's side and streaks: learnt again from the history on restore, like the rest.
+        self.tr_length, self.tr_successes, self.tr_failures = TR_INITIAL, 0, 0
+        self.best_score = math.inf
+        self.completed = 0
+
+    # -- contract -------------------------------------------------------------------------------
+    def ask(self) -> dict | None:
+        if self.exhausted:
+            return None
+        startup = self.startup_asked < self.n_startup_trials and len(self.rows) < self.n_startup_trials
+        if startup or self.completed < 2:
+            params = self._startup_proposal()
+        else:
+            params = self._model_proposal()
+        self.pending.append((params, self.encoder.encode(params)))
+        return params
+
+    def tell(self, params: Mapping[str, Any], score: float | None, status: str = "completed",
+             step: int | None = None) -> None:
+        super().tell(params, score, status, step)
+        params = dict(params)
+        for i, (p, _) in enumerate(self.pending):
+            if p == params:
+                del self.pending[i]
+                break
+        self.rows.append(self.encoder.encode(params))
+        modelled = self.completed >= self.n_startup_trials  # the trust region moves only once the model leads
+        improved = status == "completed" and float(score) < self.best_score - 1e-3 * abs(self.best_score)
+        if status == "completed":
+            self.kinds.append(("completed",))
+            self.scores.append(float(score))
+            self.completed += 1
+            self.best_score = min(self.best_score, float(score))
+        elif status == "pruned":
+            self.kinds.append(("pruned", -1 if step is None else int(step), math.inf if score is None else float(score)))
+            self.scores.append(None)
+        else:
+            self.kinds.append(("failed",))
+            self.scores.append(None)
+        if modelled:
+            self._move_trust_region(improved)
+
+    def _move_trust_region(self, improved: bool) -> None:
+        self.tr_successes, self.tr_failures = (self.tr_successes + 1, 0) if improved else (0, self.tr_failures + 1)
+        if self.tr_successes >= TR_SUCCESSES:
+            self.tr_length, self.tr_successes = min(2.0 * self.tr_length, TR_MAX), 0
+        elif self.tr_failures >= max(TR_FAILURES, len(self.space.params)):
+            self.tr_length, self.tr_failures = self.tr_length / 2.0, 0
+        if self.tr_length < TR_MIN:
+            self.tr_length = TR_INITIAL
+
+    def asked(self, params: Mapping[str, Any]) -> None:
+        super().asked(params)
+        self.pending.append((dict(params), self.encoder.encode(params)))
+
+    def counters(self) -> dict:
+        return {"startup_asked": self.startup_asked}
+
+    def restore_counters(self, state: Mapping[str, Any]) -> None:
+        self.startup_asked = state.get("startup_asked", 0)
+
+    # -- start: a Latin hypercube from the centre ---------------------------------------------
+    def _startup_proposal(self) -> dict:
+        """The first trial is the centre of the space (the middle of each range, the first choice of each
+        categorical), the next ones a Latin hypercube: spread evenly for the model to start from. Once the
+        design is used up (or if nothing completed yet) the proposals are random, never repeats."""
+        n = self.n_startup_trials
+        if self.startup_asked >= n:
+            return self._random_proposal()
+        k = self.startup_asked
+        self.startup_asked += 1
+        if k == 0:
+            params = {p.name: p.values[0] if isinstance(p, Categorical) else p.from_unit(0.5)
+                      for p in self.space.params}
+        else:  # from its own generator, known again from the seed alone
+            rng, shape = np.random.default_rng([self.seed, n]), (n - 1, len(self.space.params))
+            unit = ((np.argsort(rng.random(shape), axis=0) + rng.random(shape)) / (n - 1))[k - 1]
+            params = {p.name: p.values[min(int(u * len(p.values)), len(p.values) - 1)] if isinstance(p, Categorical)
+                      else p.from_unit(float(u)) for p, u in zip(self.space.params, unit)}
+        index = self.space.index_of(params)
+        if self._is_seen(index):
+            return self._random_proposal()
+        if index is not None:
+            self._mark(index)
+        return params
+
+    # -- model --------------------------------------------------------------------------------
+    def training_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """Encoded trials and the values the model learns: warped scores, the imputed values of trials
+        without a score, and the liar's value for the running ones."""
+        completed = np.array([s for s in self.scores if s is not None])
+        warped = warp(completed)
+        y = np.empty(len(self.rows))
+        is_completed = np.array([kind[0] == "completed" for kind in self.kinds])
+        y[is_completed] = warped
+        top = warped.max() if len(warped) else 0.0
+        pruned = [i for i, kind in enumerate(self.kinds) if kind[0] == "pruned"]
+        # Pruned: above every completed trial, ordered by (later step first, then score), within one unit.
+        order = sorted(pruned, key=lambda i: (-self.kinds[i][1], self.kinds[i][2]))
+        for rank, i in enumerate(order):
+            y[i] = top + (rank + 1) / (len(order) + 1)
+        y[[i for i, kind in enumerate(self.kinds) if kind[0] == "failed"]] = top + 1.0
+        rows = self.rows + [row for _, row in self.pending]
+        liar = warped.mean() if len(warped) else 0.0
+        y = np.concatenate([y, np.full(len(self.pending), liar)])
+        return np.array(rows), y
+
+    def _model_proposal(self) -> dict:
+        X, y = self.training_data()
+        # Hyperparameters from the told trials only: the liar's made-up values would pass for noise.
+        told = len(self.rows)
+        subset = fit_subset(y[:told], FIT_LIMIT)
+        gp = fit(X, y, np.arange(told) if subset is None else subset)
+        completed = np.array([kind[0] == "completed" for kind in self.kinds] + [False] * len(self.pending))
+        best = y[completed].min()
+        candidates = self._search(gp, X[completed], y[completed], best)
+        if not self.space.finite:
+            return self.encoder.decode(candidates[0])
+        for row in candidates:
+            params = self.encoder.decode(row)
+            index = self.space.index_of(params)
+            if not self._is_seen(index):
+                self._mark(index)
+                return params
+        index = self._unseen_at_random()
+        self._mark(index)
+        return self.space.config_at(index)
+
+    def _search(self, gp: GP, X_done: np.ndarray, y_done: np.ndarray, best: float) -> np.ndarray:
+        """Candidates ordered by log expected improvement, best first: random points of the trust region
+        and perturbations of the incumbent, then a few rounds of local search from the best candidates
+        with shrinking steps, all kept inside the region. A derivative-free search, because the rounding
+        of ints, steps and categoricals makes the acquisition piecewise constant where it matters."""
+        enc, rng = self.encoder, self.rng
+        incumbent = X_done[int(np.argmin(y_done))]
+        # The box: side tr_length in the unit cube, stretched per dimension as the length scales
+        # (their geometric mean keeps the volume); the whole space without a trust region.
+        lengthscales = gp.lengthscales
+        width = lengthscales / np.exp(np.log(lengthscales).mean()) * (self.tr_length if self.trust_region else 4.0)
+        low, high = np.clip(incumbent - width / 2, 0.0, 1.0), np.clip(incumbent + width / 2, 0.0, 1.0)
+        scale = np.minimum(width, 1.0)
+        steps = rng.choice([0.05, 0.1, 0.2, 0.4], size=(LOCAL_CANDIDATES, 1))
+        box = low + (high - low) * enc.random(rng, BOX_CANDIDATES)
+        box[:, enc.is_onehot] = enc.random(rng, BOX_CANDIDATES)[:, enc.is_onehot]
+        candidates = np.vstack([box, enc.perturb(rng, np.repeat(incumbent[None], LOCAL_CANDIDATES, axis=0),
+                                                 steps * scale)])
+        candidates = enc.round(reflect(candidates, low, high, ~enc.is_onehot))
+        values = log_expected_improvement(gp, candidates, best)
+        for round_ in range(REFINE_ROUNDS):
+            order = np.argsort(-values, kind="stable")[:REFINE_STARTS]
+            starts = np.repeat(candidates[order], REFINE_DRAWS, axis=0)
+            step = 0.2 * 0.5 ** round_
+            moved = enc.perturb(rng, starts, step * scale)
+            moved = enc.round(reflect(moved, low, high, ~enc.is_onehot))
+            candidates = np.vstack([candidates, moved])
+            values = np.concatenate([values, log_expected_improvement(gp, moved, best)])
+        return candidates[np.argsort(-values, kind="stable")]
+
+
+def reflect(X: np.ndarray, low: np.ndarray, high: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Points folded back into the box [low, high] on the given columns, as a mirror would: clipping
+    would pile candidates onto the box's faces, and the same face point would win ask after ask."""
+    width = np.maximum(high - low, 1e-12)
+    t = np.mod(X - low, 2.0 * width)
+    folded = low + np.where(t > width, 2.0 * width - t, t)
+    return np.where(columns, np.clip(folded, low, high), X)
+
+
+def warp(scores: np.ndarray) -> np.ndarray:
+    """Scores as the model sees them: log(score - best + delta), then centred on the median, scaled by
+    a robust spread, and squashed logarithmically far above the median.
+
+    The log axis stretches the differences near the best score (where the search decides) and shrinks
+    those far away; delta, a tenth of the distance from the best to the median, keeps the best from
+    running off to minus infinity. Median and interquartile range, unlike mean and standard deviation,
+    ignore a few huge penalties (9e53 was seen in a real study), and the squash keeps those from
+    flattening the rest of the model. The order of the scores is kept."""
+    if len(scores) == 0:
+        return scores
+    low, median = scores.min(), np.median(scores)
+    spread = median - low
+    delta = 0.1 * spread if spread > 0 else 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.log(np.minimum(scores - low, 1e300) + delta)
+    q25, q50, q75 = np.percentile(w, [25, 50, 75])
+    scale = (q75 - q25) / 1.349
+    if not scale > 0:
+        scale = w.std() or 1.0
+    z = (w - q50) / scale
+    high = z > WARP_CLIP
+    z[high] = WARP_CLIP + np.log1p(z[high] - WARP_CLIP)
+    return z
+
+
+def fit_subset(y: np.ndarray, limit: int) -> np.ndarray | None:
+    """Rows to fit hyperparameters on when there are more than `limit`: the best half of the limit and
+    an even spread over the rest (a deterministic choice, so a restored strategy fits the same)."""
+    if len(y) <= limit:
+        return None
+    order = np.argsort(y, kind="stable")
+    best, rest = order[: limit // 2], np.sort(order[limit // 2:])
+    spread = rest[np.linspace(0, len(rest) - 1, limit - len(best)).round().astype(int)]
+    return np.sort(np.concatenate([best, spread]))
+
+
+class Encoder:
+    """Configurations to and from [0, 1]^D: numeric parameters by their unit scale (log ones on the log
+    axis), categoricals one-hot; `round` maps any point to the nearest one a configuration encodes to."""
+
+    def __init__(self, space):
+        self.space = space
+        self.columns: list[slice] = []
+        width = 0
+        for p in space.params:
+            size = len(p.values) if isinstance(p, Categorical) else 1
+            self.columns.append(slice(width, width + size))
+            width += size
+        self.width = width
+        self.numeric = [(j, p) for j, p in enumerate(space.params) if not isinstance(p, Categorical)]
+        self.categorical = [(j, p) for j, p in enumerate(space.params) if isinstance(p, Categorical)]
+        self.is_onehot = np.zeros(width, dtype=bool)
+        for j, _ in self.categorical:
+            self.is_onehot[self.columns[j]] = True
+
+    def encode(self, params: Mapping[str, Any]) -> np.ndarray:
+        row = np.zeros(self.width)
+        for p, col in zip(self.space.params, self.columns):
+            if isinstance(p, Categorical):
+                row[col.start + p.index(params[p.name])] = 1.0
+            else:
+                row[col.start] = p.to_unit(params[p.name])
+        return row
+
+    def decode(self, row: np.ndarray) -> dict:
+        return {p.name: p.values[int(np.argmax(row[col]))] if isinstance(p, Categorical) else p.from_unit(float(row[col.start]))
+                for p, col in zip(self.space.params, self.columns)}
+
+    def random(self, rng: np.random.Generator, m: int) -> np.ndarray:
+        out = rng.random((m, self.width))
+        for j, p in self.categorical:
+            col = self.columns[j]
+            out[:, col] = np.eye(len(p.values))[rng.integers(len(p.values), size=m)]
+        return out
+
+    def perturb(self, rng: np.random.Generator, rows: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """Gaussian steps on numeric columns (clipped to [0, 1]); each categorical switched to a random
+        choice with a probability that grows with its step."""
+        steps = np.broadcast_to(steps, rows.shape)
+        out = np.clip(rows + rng.normal(size=rows.shape) * steps, 0.0, 1.0)
+        for j, p in self.categorical:
+            col = self.columns[j]
+            switch = rng.random(len(rows)) < np.minimum(1.0, 2.0 * steps[:, col].mean(axis=1))
+            out[:, col] = rows[:, col]
+            out[np.flatnonzero(switch)[:, None], np.arange(col.start, col.stop)[None]] = \
+                np.eye(len(p.values))[rng.integers(len(p.values), size=int(switch.sum()))]
+        return out
+
+    def round(self, X: np.ndarray) -> np.ndarray:
+        """Each row snapped to what a configuration encodes to: ints and steps to their values (on the
+        parameter's scale, as Numeric.snap does), categoricals to the one-hot of their largest entry."""
+        X = X.copy()
+        for j, p in self.numeric:
+            if p.step is None and p.kind == "float":
+                continue
+            c = self.columns[j].start
+            lo, hi = p._bounds()
+            value = lo + np.clip(X[:, c], 0.0, 1.0) * (hi - lo)
+            value = np.clip(np.exp(value) if p.log else value, p.low, p.high)
+            if p.step is not None:
+                value = p.low + np.minimum(np.round((value - p.low) / p.step), p._count() - 1) * p.step
+            else:
+                value = np.round(value)
+            value = np.log(value) if p.log else value
+            X[:, c] = np.clip((value - lo) / (hi - lo), 0.0, 1.0)
+        for j, p in self.categorical:
+            col = self.columns[j]
+            X[:, col] = np.eye(len(p.values))[np.argmax(X[:, col], axis=1)]
+        return X

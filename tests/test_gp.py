@@ -1,0 +1,234 @@
+"""gp and auto: the model's numbers against hand computation, the acquisition's search, failures, huge
+scores, and auto's recorded choice. The contract tests in test_strategies.py run over both as well."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from autotune import Space, create_strategy, restore_strategy
+from autotune.strategies import gp_model
+from autotune.strategies.gp import Encoder, warp
+
+LINE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
+
+
+def matern(r):
+    return (1 + math.sqrt(5) * r + 5 / 3 * r * r) * math.exp(-math.sqrt(5) * r)
+
+
+def test_posterior_matches_hand_computation_on_two_points():
+    """Two observations in 1-D: the posterior mean and variance at a third point, by the textbook
+    formulas written out for a 2x2 kernel matrix."""
+    X = np.array([[0.0], [1.0]])
+    ys = np.array([1.0, -1.0])  # mean 0, so the centred targets are the targets
+    ell, signal, noise = 0.5, 2.0, 0.01
+    K = np.array([[signal + noise + gp_model.JITTER, signal * matern(2.0)],
+                  [signal * matern(2.0), signal + noise + gp_model.JITTER]])
+    K_inv = np.linalg.inv(K)
+    model = gp_model.GP(X, ys, 0.0, np.array([ell]), signal, noise, K_inv @ ys, K_inv)
+    mu, var = model.posterior(np.array([[0.25]]))
+    k = np.array([signal * matern(0.25 / ell), signal * matern(0.75 / ell)])
+    det = K[0, 0] * K[1, 1] - K[0, 1] ** 2
+    inv = np.array([[K[1, 1], -K[0, 1]], [-K[0, 1], K[0, 0]]]) / det
+    assert mu[0] == pytest.approx(k @ inv @ ys, rel=1e-9)
+    assert var[0] == pytest.approx(signal - k @ inv @ k, rel=1e-9)
+    assert mu[0] > 0  # nearer the observation of +1
+    # the kernel as the model computes it: k(0) = 1, k(1) = (1 + sqrt 5 + 5/3) exp(-sqrt 5)
+    assert gp_model.matern52(np.array([0.0, 1.0])) == pytest.approx([1.0, 0.5239941088318203], rel=1e-12)
+
+
+def test_marginal_likelihood_and_its_gradient():
+    """The negative log marginal likelihood of a 2-point model against its closed form, and the
+    analytic gradient against central differences."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((7, 3)), rng.normal(size=7)
+    diffs = (X.T[:, :, None] - X.T[:, None, :]) ** 2
+    theta = np.array([-0.3, 0.2, 0.5, 0.1, math.log(0.05)])
+    value, grad = gp_model.negative_log_posterior(theta, diffs, y)
+    ell, signal, noise = np.exp(theta[:3]), math.exp(theta[3]), math.exp(theta[4])
+    K = np.array([[signal * matern(math.sqrt((((a - b) / ell) ** 2).sum())) for b in X] for a in X])
+    K += (noise + gp_model.JITTER) * np.eye(7)
+    nll = 0.5 * y @ np.linalg.solve(K, y) + 0.5 * np.linalg.slogdet(K)[1] + 3.5 * math.log(2 * math.pi)
+    assert value == pytest.approx(nll - gp_model.log_prior(theta)[0], rel=1e-9)
+    for j in range(len(theta)):
+        step = np.zeros_like(theta)
+        step[j] = 1e-6
+        numeric = (gp_model.negative_log_posterior(theta + step, diffs, y)[0]
+                   - gp_model.negative_log_posterior(theta - step, diffs, y)[0]) / 2e-6
+        assert grad[j] == pytest.approx(numeric, rel=1e-4, abs=1e-6)
+
+
+def test_log_expected_improvement_against_its_definition():
+    from statistics import NormalDist
+
+    normal = NormalDist()
+    for z in (-2.5, -1.0, 0.0, 1.5, 4.0):
+        assert gp_model.log_h(np.array([z]))[0] == pytest.approx(math.log(normal.pdf(z) + z * normal.cdf(z)), rel=1e-9)
+    for z in (-30.0, -12.0, -8.0):  # the direct sum cancels here: the asymptotic series phi(z) / z^2 (1 - 3/z^2 ...)
+        series = sum((-1) ** k * math.prod(range(1, 2 * k + 2, 2)) / z ** (2 * k) for k in range(7))
+        exact = math.log(normal.pdf(z) / z ** 2) + math.log(series)
+        assert gp_model.log_h(np.array([z]))[0] == pytest.approx(exact, rel=1e-6)
+    # far in the tail EI underflows, its log keeps ordering points
+    assert gp_model.log_h(np.array([-40.0]))[0] > gp_model.log_h(np.array([-41.0]))[0] > -1e4
+
+
+def test_fitting_recovers_a_short_and_a_long_length_scale():
+    """y varies fast along x0 and not at all along x1: the fitted length scales say so."""
+    rng = np.random.default_rng(1)
+    X = rng.random((40, 2))
+    y = np.sin(6 * X[:, 0])
+    model = gp_model.fit(X, y)
+    assert model.lengthscales[0] < 1.0 < model.lengthscales[1]
+    mu, _ = model.posterior(np.array([[0.3, 0.5]]))
+    assert mu[0] + model.mean == pytest.approx(math.sin(1.8), abs=0.05)
+
+
+def test_the_acquisition_search_finds_the_optimum_of_a_fitted_model():
+    """A model fitted to a bowl with its minimum at (0.7, 0.2): the search's first candidate lies near
+    that minimum (trust region wide open), where the model's mean is lowest."""
+    space = Space.from_spec({"a": {"type": "float", "low": 0.0, "high": 1.0},
+                             "b": {"type": "float", "low": 0.0, "high": 1.0}})
+    strategy = create_strategy({"name": "gp", "seed": 0, "trust_region": False}, space)
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        a, b = rng.random(2)
+        strategy.tell({"a": float(a), "b": float(b)}, (a - 0.7) ** 2 + (b - 0.2) ** 2)
+    X, y = strategy.training_data()
+    model = gp_model.fit(X, y)
+    best = y.min()
+    top = strategy._search(model, X, y, best)[0]
+    assert abs(top[0] - 0.7) < 0.1 and abs(top[1] - 0.2) < 0.1, top
+    grid = np.array([[i / 50, j / 50] for i in range(51) for j in range(51)])
+    values = gp_model.log_expected_improvement(model, grid, best)
+    assert gp_model.log_expected_improvement(model, top[None], best)[0] >= values.max() - 0.5
+
+
+def test_gp_finds_a_minimum_quickly():
+    space = Space.from_spec({"a": {"type": "float", "low": -5.0, "high": 5.0},
+                             "b": {"type": "float", "low": -5.0, "high": 5.0}})
+    strategy = create_strategy({"name": "gp", "seed": 3}, space, max_trials=30)
+    best = math.inf
+    for _ in range(30):
+        p = strategy.ask()
+        value = (p["a"] - 1.3) ** 2 + (p["b"] + 2.1) ** 2
+        strategy.tell(p, value)
+        best = min(best, value)
+    assert best < 0.05  # random search's median best in 30 trials is about 1
+
+
+@pytest.mark.parametrize("status", ["infeasible", "failed"])
+def test_gp_does_not_keep_proposing_a_region_that_keeps_failing(status):
+    """Everything with x + y > 1.2 fails (as out-of-memory runs do at high settings); the optimum of the
+    rest lies inside. Random search puts 28% of its trials in the failing corner."""
+    space = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0},
+                             "y": {"type": "float", "low": 0.0, "high": 1.0}})
+    failing = []
+    for seed in range(3):
+        strategy = create_strategy({"name": "gp", "seed": seed}, space, max_trials=40)
+        for t in range(40):
+            p = strategy.ask()
+            if p["x"] + p["y"] > 1.2:
+                strategy.tell(p, None, status)
+                if t >= 15:
+                    failing.append(p)
+            else:
+                strategy.tell(p, (p["x"] - 0.4) ** 2 + (p["y"] - 0.5) ** 2)
+    assert len(failing) <= 6, failing  # of 75 model-led trials over 3 seeds
+
+
+def test_huge_penalty_scores_do_not_break_the_model():
+    """A study where some trials score 9e53 (a penalty seen in a real study): the model still finds the
+    minimum among the others, and no value it learns is bigger than a few units."""
+    space = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0},
+                             "y": {"type": "float", "low": 0.0, "high": 1.0}})
+    strategy = create_strategy({"name": "gp", "seed": 4}, space, max_trials=40)
+    best = math.inf
+    for _ in range(40):
+        p = strategy.ask()
+        value = 9e53 if p["x"] < 0.3 else (p["x"] - 0.6) ** 2 + (p["y"] - 0.4) ** 2
+        strategy.tell(p, value)
+        best = min(best, value)
+    _, y = strategy.training_data()
+    assert np.all(np.isfinite(y)) and np.abs(y).max() < 10
+    assert best < 0.01
+
+
+def test_warp_keeps_the_order_and_squashes_outliers():
+    scores = np.array([3.0, 1.0, 2.0, 9e53, 1.5, 1e300])
+    w = warp(scores)
+    assert list(np.argsort(w)) == list(np.argsort(scores))
+    assert np.all(np.isfinite(w)) and w.max() < 10
+
+
+def test_pruned_trials_rank_below_completed_and_later_steps_above_earlier():
+    space = Space.from_spec(LINE)
+    strategy = create_strategy({"name": "gp", "seed": 0}, space)
+    strategy.tell({"x": 0.1}, 5.0)
+    strategy.tell({"x": 0.2}, 9.0)
+    strategy.tell({"x": 0.3}, 1.0, "pruned", step=2)
+    strategy.tell({"x": 0.4}, 0.5, "pruned", step=1)
+    strategy.tell({"x": 0.5}, None, "infeasible")
+    _, y = strategy.training_data()
+    assert y[0] < y[1] < y[2] < y[3] < y[4]
+
+
+def test_constant_liar_spreads_parallel_asks():
+    space = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    strategy = create_strategy({"name": "gp", "seed": 1}, space)
+    for _ in range(12):
+        p = strategy.ask()
+        strategy.tell(p, (p["x"] - 0.5) ** 2)
+    batch = [strategy.ask()["x"] for _ in range(4)]
+    assert min(abs(a - b) for i, a in enumerate(batch) for b in batch[i + 1:]) > 1e-3, batch
+
+
+def test_encoder_rounds_ints_steps_logs_and_categoricals():
+    space = Space.from_spec({"n": {"type": "int", "low": 16, "high": 1024, "log": True},
+                             "m": {"type": "float", "low": 0.7, "high": 0.95, "step": 0.05},
+                             "c": ["a", "b", "c"]})
+    encoder = Encoder(space)
+    rng = np.random.default_rng(0)
+    rows = encoder.round(rng.random((200, encoder.width)))
+    for row in rows:
+        params = encoder.decode(row)
+        assert space.contains(params)
+        assert np.allclose(encoder.encode(params), row)
+
+
+def test_auto_says_what_it_chose_and_why():
+    numeric = Space.from_spec({f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(6)})
+    assert create_strategy("auto", numeric, max_trials=50).describe() == "auto: gp (6 numeric parameters, budget 50)"
+    small = Space.from_spec({"a": [1, 2, 3], "b": ["x", "y"]})
+    assert create_strategy({}, small, max_trials=10).describe().startswith("auto: grid (all 6 configurations")
+    long = create_strategy("auto", numeric, max_trials=None)
+    assert long.describe().startswith("auto: gp, then tpe") and create_strategy("tpe", numeric).describe() == "tpe"
+    two = Space.from_spec({"a": {"type": "float", "low": 0.0, "high": 1.0}, "b": ["x", "y"]})
+    assert create_strategy("auto", two, max_trials=40).describe() == "auto: tpe (1 numeric, 1 categorical parameters, budget 40)"
+
+
+def test_auto_keeps_its_choice_across_a_restore_and_hands_over_to_tpe():
+    space = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0}, "c": ["a", "b"],
+                             "n": {"type": "int", "low": 1, "high": 50}})
+    original = create_strategy({"name": "auto", "seed": 5}, space)  # no budget: gp, then tpe
+    history = []
+    for _ in range(12):
+        p = original.ask()
+        score = p["x"] + (p["c"] == "b")
+        original.tell(p, score)
+        history.append({"params": p, "score": score, "status": "completed"})
+    state = json.loads(json.dumps(original.state()))
+    assert state["plan"] == [["gp", 200], ["tpe", None]] and "tpe after 200" in state["reason"]
+    state["reason"] = "chosen by an older release"  # the restored strategy says what the state says
+    restored = restore_strategy(state, space, history=history)
+    assert restored.describe().endswith("(chosen by an older release)")
+    assert [restored.ask() for _ in range(3)] == [original.ask() for _ in range(3)]
+    assert restored.current.name == "gp"
+    # past the hand-over trial the second strategy of the plan proposes
+    from autotune.strategies import auto
+    handed = create_strategy({"name": "auto", "seed": 5}, space)
+    handed.plan = [("gp", 4), ("tpe", None)]
+    for _ in range(6):
+        p = handed.ask()
+        handed.tell(p, p["x"])
+    assert handed.current is handed.inner[1] and auto.GP_TRIALS == 200
