@@ -106,7 +106,8 @@ class Study:
             budget = {"max_trials": max_trials or task.max_trials,
                       "max_time": max_time or task.budget.max_time,
                       "max_failed_trials": task.budget.max_failed_trials}
-            strategy = create_strategy(spec, task.space, max_trials=budget["max_trials"])
+            strategy = create_strategy(spec, task.space, max_trials=budget["max_trials"],
+                                       objectives=len(task.objectives))
             scheduler = create_scheduler(task.early_stopping.name, task.early_stopping.options, seed=strategy.seed)
             state = {
                 "format_version": FORMAT_VERSION, "name": task.name,

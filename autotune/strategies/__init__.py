@@ -38,11 +38,13 @@ def normalize_spec(spec: Any, path: str = "strategy") -> dict:
     return {"name": name, **options}
 
 
-def create_strategy(spec: Any, space: Space, max_trials: int | None = None) -> Strategy:
-    """A strategy from the task's `strategy` mapping (or name) for `space`."""
+def create_strategy(spec: Any, space: Space, max_trials: int | None = None, objectives: int = 1) -> Strategy:
+    """A strategy from the task's `strategy` mapping (or name) for `space` and that many objectives."""
     options = normalize_spec(spec)
     cls = STRATEGIES[options.pop("name")]
-    check_fits(cls, space)
+    check_fits(cls, space, objectives)
+    if cls.chooses:
+        options["objectives"] = objectives
     return cls(space, max_trials=max_trials, **options)
 
 

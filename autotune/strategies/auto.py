@@ -3,6 +3,7 @@ and budget, chosen once at the start and kept in the state, so a resumed study g
 
 - A finite space that the budget covers: grid, since every configuration will be measured anyway and
   grid's order is reproducible.
+- Several objectives or conditional parameters: tpe, the model strategy that takes them.
 - At most TPE_PARAMETERS parameters: tpe, ahead of gp and of every other method on bbob in 2
   dimensions at 20-100 trials.
 - Otherwise gp, ahead at 5 and 10 dimensions on bbob and on the mixed server-shaped objective.
@@ -22,7 +23,7 @@ GP_TRIALS = 200
 TPE_PARAMETERS = 2
 
 
-def plan(space, max_trials: int | None) -> tuple[list[tuple[str, int | None]], str]:
+def plan(space, max_trials: int | None, objectives: int = 1) -> tuple[list[tuple[str, int | None]], str]:
     """The strategies to use, each up to a number of trials (None: to the end), and why."""
     numeric = sum(not isinstance(p, Categorical) for p in space.params)
     kinds = f"{numeric} numeric, {len(space.params) - numeric} categorical" if numeric < len(space.params) \
@@ -30,6 +31,9 @@ def plan(space, max_trials: int | None) -> tuple[list[tuple[str, int | None]], s
     budget = "no trial budget" if max_trials is None else f"budget {max_trials}"
     if space.finite and max_trials is not None and space.size <= max_trials:
         return [("grid", None)], f"all {space.size} configurations fit the budget of {max_trials}"
+    if objectives > 1 or space.conditional:
+        shape = f"{objectives} objectives" if objectives > 1 else "conditional parameters"
+        return [("tpe", None)], f"{shape}, {budget}"
     if len(space.params) <= TPE_PARAMETERS:
         return [("tpe", None)], f"{kinds} parameters, {budget}"
     if max_trials is not None and max_trials <= GP_TRIALS:
@@ -40,10 +44,11 @@ def plan(space, max_trials: int | None) -> tuple[list[tuple[str, int | None]], s
 @register
 class AutoStrategy(Strategy):
     name = "auto"
+    multi_objective = conditional = chooses = True
 
-    def __init__(self, space, seed=None, max_trials=None, **options):
+    def __init__(self, space, seed=None, max_trials=None, objectives: int = 1, **options):
         super().__init__(space, seed, max_trials, **options)
-        self.plan, self.reason = plan(space, max_trials)
+        self.plan, self.reason = plan(space, max_trials, objectives)
         # Every strategy of the plan learns every trial, so the next one starts with the whole history.
         self.inner = [STRATEGIES[name](space, seed=self.seed, max_trials=max_trials) for name, _ in self.plan]
         self.told = 0

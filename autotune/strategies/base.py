@@ -38,6 +38,7 @@ class Strategy:
     needs_finite_space: ClassVar[bool] = False
     multi_objective: ClassVar[bool] = False   # takes a list of scores, one per objective
     conditional: ClassVar[bool] = False       # proposes only the parameters active in a conditional space
+    chooses: ClassVar[bool] = False           # picks among the others from the task's shape (objectives=)
 
     def __init__(self, space: Space, seed: int | None = None, max_trials: int | None = None, **options: Any):
         self.space = space
