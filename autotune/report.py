@@ -29,7 +29,7 @@ MAX_ERROR_CELL = 60
 def build_report(study_dir: str | Path, top: int | None = None) -> dict:
     """DESIGN.md's report: trials in id order, or the `top` best (lowest score first)."""
     study = Study.load(study_dir)
-    trials = [{key: t.get(key) for key in TRIAL_KEYS} for t in study.trials]
+    trials = [{**{key: t.get(key) for key in TRIAL_KEYS}, "intermediate": _intermediate(t)} for t in study.trials]
     if top is not None:
         trials = ranked(trials)[:top]
     stats = {"total": len(study.trials)}
@@ -47,6 +47,11 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
         "verdict": study.state.get("verdict"),
         "stats": stats,
     }
+
+
+def _intermediate(trial: dict) -> list[dict]:
+    """The values a trial reported by step (early stopping), for curves: [{"step", "value"}, ...]."""
+    return [{"step": step, "value": value} for step, value, _ in trial.get("curve") or []]
 
 
 def _summary(trial: dict | None) -> dict | None:
@@ -86,11 +91,13 @@ def _rows(report: dict) -> tuple[list[str], list[list[str]]]:
     metric = report["study"]["objective"]["metric"]
     params = _param_names(report)
     objective = _objective(report)
-    header = ["trial", "status", *params, metric, "score", "time (s)", "error"]
+    steps = any(t.get("step") is not None for t in report["trials"])  # the step each reached (early stopping)
+    header = ["trial", "status", *(["step"] if steps else []), *params, metric, "score", "time (s)", "error"]
     rows = []
     for t in report["trials"]:
         error = (t["error"] or "")[:MAX_ERROR_CELL]
-        rows.append([str(t["id"]), t["status"], *(format_number(t["params"].get(p, "")) for p in params),
+        rows.append([str(t["id"]), t["status"], *([format_number(t.get("step"))] if steps else []),
+                     *(format_number(t["params"].get(p, "")) for p in params),
                      _measured(t["value"], t["runs"], objective), format_number(t["score"]),
                      format_number(t["duration_s"]), error])
     return header, rows
@@ -101,7 +108,8 @@ def _headline(report: dict) -> list[str]:
     objective = study["objective"]
     lines = [f"Study {study['name']} ({study['status']}): {objective['direction']} {objective['metric']} "
              f"with {study['strategy']}; {stats['total']} trials, {stats['completed']} completed, "
-             f"{stats['infeasible']} infeasible, {stats['failed']} failed, {stats['elapsed_s']:.0f}s"]
+             f"{stats['infeasible']} infeasible, {stats['failed']} failed, "
+             + (f"{stats['pruned']} pruned, " if stats.get("pruned") else "") + f"{stats['elapsed_s']:.0f}s"]
     if best:
         params = ", ".join(f"{k}={v}" for k, v in best["params"].items())
         lines.append(f"Best: trial {best['trial_id']}, {objective['metric']} {format_number(best['value'])} "
@@ -147,10 +155,10 @@ def render_csv(report: dict) -> str:
         metrics.extend(m for m in (trial["metrics"] or {}) if m not in metrics)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "status", *params, "value", "score", "duration_s", "error", *metrics])
+    writer.writerow(["id", "status", *params, "value", "score", "duration_s", "step", "error", *metrics])
     for t in report["trials"]:
         row = [t["id"], t["status"], *(t["params"].get(p, "") for p in params), t["value"], t["score"],
-               t["duration_s"], t["error"], *((t["metrics"] or {}).get(m) for m in metrics)]
+               t["duration_s"], t.get("step"), t["error"], *((t["metrics"] or {}).get(m) for m in metrics)]
         writer.writerow(["" if v is None else v for v in row])
     return buffer.getvalue()
 

@@ -10,6 +10,7 @@ from typing import Any
 from .errors import SpecError, did_you_mean, join_path
 
 BUILTIN_PLACEHOLDERS = ("trial.id", "trial.dir", "study.dir", "port", "gpus")
+MAX_STEP = "max_step"  # early_stopping.max_step, known to the checks only when the task sets it
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 
 
@@ -24,9 +25,12 @@ def check_placeholders(text: str, path: str, names: set) -> None:
     known = set(names) | set(BUILTIN_PLACEHOLDERS)
     for match in PLACEHOLDER.finditer(text):
         name = match.group(1)
+        if name == MAX_STEP and name not in known:
+            raise SpecError(path, "placeholder {max_step} needs early_stopping.max_step (the full number of steps)")
         if name is not None and name not in known:
+            params = ", ".join(sorted(set(names) - {MAX_STEP}))
             raise SpecError(path, f"placeholder {{{name}}} names no parameter"
-                                  + (did_you_mean(name, known) or f"; parameters: {', '.join(sorted(names))}"))
+                                  + (did_you_mean(name, known) or f"; parameters: {params}"))
 
 
 def render(text: str, values: Mapping[str, Any]) -> str:

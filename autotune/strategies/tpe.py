@@ -4,10 +4,12 @@ Observations are split into a good group (the best gamma fraction, at most 25) a
 group becomes a Parzen mixture over the whole configuration (truncated Gaussians on the unit scale of
 numeric parameters with Optuna's neighbour-gap bandwidths narrowed, smoothed one-hots on categoricals, plus a
 broad prior component). Candidates drawn
-from the good mixture are ranked by log l(x) - log g(x). Failed trials are left out, infeasible and
-pruned ones count as the worst, and running trials count as the worst too (a constant liar), so
-parallel workers do not crowd one point. In a finite space the best-ranked unseen candidate wins, and
-when every candidate was seen it takes an unseen configuration at random: never a repeat.
+from the good mixture are ranked by log l(x) - log g(x). Failed trials are left out; pruned ones rank
+below every completed one, a later step above an earlier one, then by their last score (as Optuna's TPE
+ranks them), so with early stopping the good group fills from the trials that got furthest; infeasible
+ones count as the worst, and running trials too (a constant liar), so parallel workers do not crowd one
+point. In a finite space the best-ranked unseen candidate wins, and when every candidate was seen it
+takes an unseen configuration at random: never a repeat.
 
 Observations are encoded once, when told, so ask costs O(candidates x observations x parameters).
 """
@@ -28,6 +30,7 @@ PRIOR_WEIGHT = 1.0
 BANDWIDTH_FACTOR = 0.7
 MAX_GOOD = 25
 FLAT_WEIGHTS = 25
+WORST = (2, 0, 0.0)  # the rank of infeasible and running trials
 
 
 @register
@@ -44,7 +47,7 @@ class TPEStrategy(Strategy):
         self.n_ei_candidates = n_ei_candidates
         self.gamma = gamma
         self.is_categorical = np.array([isinstance(p, Categorical) for p in space.params])
-        self.observations: list[tuple[dict, float | None]] = []  # (params, score; None = worst)
+        self.observations: list[tuple[dict, tuple]] = []  # (params, rank key: lower ranks better)
         self._rows: list[np.ndarray] = []
         self.pending: list[dict] = []
         self.design: np.ndarray | None = None  # the startup trials' Latin hypercube, drawn at the first ask
@@ -69,7 +72,7 @@ class TPEStrategy(Strategy):
                 del self.pending[i]
                 break
         if status != "failed":
-            self._observe(dict(params), float(score) if status == "completed" else None)
+            self._observe(dict(params), _rank(status, score, step))
 
     def asked(self, params: Mapping[str, Any]) -> None:
         super().asked(params)
@@ -105,8 +108,8 @@ class TPEStrategy(Strategy):
         return params
 
     # -- model ----------------------------------------------------------------------------------
-    def _observe(self, params: dict, score: float | None) -> None:
-        self.observations.append((params, score))
+    def _observe(self, params: dict, rank: tuple) -> None:
+        self.observations.append((params, rank))
         self._rows.append(self._encode(params))
 
     def _encode(self, params: Mapping[str, Any]) -> np.ndarray:
@@ -119,9 +122,8 @@ class TPEStrategy(Strategy):
 
     def _model_proposal(self) -> dict:
         rows = self._rows + [self._encode(p) for p in self.pending]
-        scores = np.array([math.inf if s is None else s for _, s in self.observations]
-                          + [math.inf] * len(self.pending))
-        order = np.argsort(scores, kind="stable")
+        ranks = [r for _, r in self.observations] + [WORST] * len(self.pending)
+        order = np.array(sorted(range(len(ranks)), key=ranks.__getitem__), dtype=int)  # stable: ties by age
         n_good = max(1, min(math.ceil(self.gamma * len(order)), MAX_GOOD))
         good, bad = np.sort(order[:n_good]), np.sort(order[n_good:])  # back in trial order, for the weights
         X = np.array(rows)
@@ -140,6 +142,15 @@ class TPEStrategy(Strategy):
         index = self._unseen_at_random()
         self._mark(index)
         return self.space.config_at(index)
+
+
+def _rank(status: str, score: float | None, step: int | None) -> tuple:
+    """Where a told trial sorts among the observations, best first."""
+    if status == "completed":
+        return (0, 0, float(score))
+    if status == "pruned":
+        return (1, -(step or 0), math.inf if score is None else float(score))
+    return WORST
 
 
 def _weights(n: int) -> np.ndarray:

@@ -10,14 +10,14 @@ from ..executors import EXECUTORS
 from ..schedulers import SCHEDULERS
 from ..strategies import STRATEGIES, normalize_spec
 from ..errors import SpecError, did_you_mean, join_path
-from ..objective import parse_objective, parse_slo
+from ..objective import Objective, parse_objective, parse_slo, report_objective
 from ..space import Categorical, Space
 from .durations import parse_duration
 from .model import (DEFAULT_READY_TIMEOUT, Budget, EarlyStopping, ExecutorSpec, FailFast, Finalists, MetricsSpec,
                     Ready, Resources, Service, Task, frozen)
 from .schema import check_schema
 from .seed_form import normalize_seed_form
-from ..templates import check_placeholders, parse_command, parse_env
+from ..templates import MAX_STEP, check_placeholders, parse_command, parse_env
 
 GPU_FACTOR = re.compile(r"^\s*(?:(\d+)|\{([A-Za-z_][A-Za-z0-9_.\-]*)\})\s*$")
 
@@ -34,13 +34,15 @@ def build_task(raw: Mapping, source: Path, workdir: str | Path | None = None) ->
                                                         "float a step, or use choices")
     if "objective" not in raw:
         raise SpecError("objective", "missing; say what to optimise, for example objective: {metric: throughput}")
-    names = set(space.names)
+    objective = parse_objective(raw["objective"])
+    early_stopping = _early_stopping(raw.get("early_stopping", "none"), objective)
+    names = set(space.names) | ({MAX_STEP} if "max_step" in early_stopping.options else set())
     executor = _executor(raw.get("executor", "local"))
     return Task(
         name=raw["name"],
         command=_task_command(raw, executor, names),
         space=space,
-        objective=parse_objective(raw["objective"]),
+        objective=objective,
         strategy=frozen(strategy),
         source=source.resolve(),
         workdir=_workdir(raw.get("workdir"), source, workdir),
@@ -58,7 +60,7 @@ def build_task(raw: Mapping, source: Path, workdir: str | Path | None = None) ->
         finalists=Finalists(**raw["finalists"]) if "finalists" in raw else None,
         resources=_resources(raw["resources"], space) if "resources" in raw else None,
         executor=executor,
-        early_stopping=_early_stopping(raw.get("early_stopping", "none")),
+        early_stopping=early_stopping,
     )
 
 
@@ -153,14 +155,18 @@ def _executor(spec: Any) -> ExecutorSpec:
     return ExecutorSpec(name, frozen(spec))
 
 
-def _early_stopping(spec: Any) -> EarlyStopping:
+def _early_stopping(spec: Any, objective: Objective) -> EarlyStopping:
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     name = spec.pop("name", "none")
     cls = SCHEDULERS[name]
     for key in spec:
         if key not in cls.OPTIONS:
             raise SpecError(f"early_stopping.{key}", f"does not apply to {name}" + did_you_mean(key, cls.OPTIONS))
-    return EarlyStopping(name, frozen(spec))
+    metric = spec.pop("metric", None)
+    problem = cls.check_options(spec)
+    if problem:
+        raise SpecError("early_stopping", problem)
+    return EarlyStopping(name, frozen(spec), report_objective(objective, metric))
 
 
 def _regex(pattern: str, path: str) -> None:
