@@ -203,19 +203,25 @@ class StudyLoop:
         self._record_end(record, {"status": Status.INFEASIBLE, "error": reason})
 
     def _follow(self, running: Running) -> None:
-        """Journal and score the trial's new reports, ask the scheduler about each; take its result when done."""
+        """Journal and score the trial's new reports, ask the scheduler about each; take its result when done.
+        Reports that arrive after the scheduler said stop are ignored: the trial ends where it was stopped,
+        whatever the moment the signal lands, so a resumed study makes the same decisions."""
         study, trial = self.study, running.trial
+        scored_on = self.task.early_stopping.objective or self.task.objective
+        done = running.handle.done()  # before polling: a trial that ended has queued all its reports
         for report in running.handle.poll():
+            if running.pruned:
+                break
             _, value = self.task.objective.value(report["values"])
-            score = score_report(report["values"], self.task.objective, self.task.slo)
+            score = score_report(report["values"], scored_on, self.task.slo)
             running.last_report = {**report, "value": value, "score": score}
             study.record_report(trial, report["step"], report["values"], value, score)
             self.listener.trial_reported(study, trial)
             decision = study.scheduler.on_report(trial["id"], report["step"], score)
-            if decision == "stop" and not (running.pruned or running.interrupted):
+            if decision == "stop" and not running.interrupted:
                 running.pruned = True
                 running.handle.stop(self.task.kill_grace)
-        if running.handle.done():
+        if done:
             del self.running[trial["id"]]
             if running.devices and self.place.pool is not None:
                 self.place.pool.release(running.devices)
@@ -224,9 +230,9 @@ class StudyLoop:
     def _fields(self, running: Running, result: dict) -> dict:
         """The trial's record fields from the executor's result: scored, pruned or interrupted."""
         base = {"duration_s": result.get("duration_s"), "step": running.trial.get("step")}
-        if result["status"] == "stopped" or running.interrupted:
-            if running.interrupted:
-                return {**base, "status": Status.INTERRUPTED, "error": "interrupted"}
+        if running.interrupted:
+            return {**base, "status": Status.INTERRUPTED, "error": "interrupted"}
+        if running.pruned or result["status"] == "stopped":  # pruned even if it ended before the signal landed
             last = running.last_report or {}
             return {**base, "status": Status.PRUNED, "value": last.get("value"), "score": last.get("score"),
                     "metrics": last.get("values", {}), "error": f"stopped early at step {last.get('step')}"}

@@ -289,3 +289,12 @@ def score_report(values: Mapping[str, Any], objective: Objective, slo: SLO) -> f
     held = SLO(slo.steepness, tuple(t for t in slo.terms if _finite(values.get(t.metric))))
     p, _ = penalty(values, held)
     return score(value, objective.direction, p)
+
+
+def report_objective(objective: Objective, metric: str | None) -> Objective | None:
+    """What progress reports are scored on when early stopping names another `metric` than the objective's
+    (reports often call the loss something else): that metric, or a shortcut's, in the objective's direction.
+    None: the objective itself."""
+    if metric is None or metric == objective.metric:
+        return None
+    return parse_objective({"metric": metric, "direction": objective.direction}, "early_stopping.metric")

@@ -39,7 +39,7 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
     objectives `study.objectives` replaces `study.objective`, values and scores are lists, `best` is null
     and `front` lists the trial ids of the answer, the Pareto front."""
     study = Study.load(study_dir)
-    trials = [{key: t.get(key) for key in TRIAL_KEYS} for t in study.trials]
+    trials = [{**{key: t.get(key) for key in TRIAL_KEYS}, "intermediate": _intermediate(t)} for t in study.trials]
     if top is not None:
         trials = ranked(trials)[:top]
     stats = {"total": len(study.trials)}
@@ -63,6 +63,11 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
         "noise": noise_notes(study),
         "stats": stats,
     }
+
+
+def _intermediate(trial: dict) -> list[dict]:
+    """The values a trial reported by step (early stopping), for curves: [{"step", "value"}, ...]."""
+    return [{"step": step, "value": value} for step, value, _ in trial.get("curve") or []]
 
 
 def _summary(found: dict | None) -> dict | None:
@@ -151,13 +156,15 @@ def _rows(report: dict) -> tuple[list[str], list[list[str]]]:
     params = _param_names(report)
     terms = _slo_terms(report)
     slo_metrics = list(dict.fromkeys(t.metric for t in terms))
-    header = ["trial", "status", *params, *map(_name, goal_list), *slo_metrics, "score",
-              *(["SLO missed"] if terms else []), "time (s)", "error"]
+    steps = any(t.get("step") is not None for t in report["trials"])  # the step each reached (early stopping)
+    header = ["trial", "status", *(["step"] if steps else []), *params, *map(_name, goal_list), *slo_metrics,
+              "score", *(["SLO missed"] if terms else []), "time (s)", "error"]
     front = set(report.get("front") or [])
     rows = []
     for t in sorted(report["trials"], key=lambda t: t["id"] not in front) if front else report["trials"]:
         slo_cells = [format_number((t["metrics"] or {}).get(m)) for m in slo_metrics]
         rows.append([f"{t['id']} \u25c6" if t["id"] in front else str(t["id"]), str(t["status"]),
+                     *([format_number(t.get("step"))] if steps else []),
                      *(format_number(t["params"].get(p, "")) for p in params),
                      *(_measured(_nth(t["value"], g), t["runs"], g) for g in goal_list), *slo_cells,
                      _scores(t["score"]), *([slo_misses(t, terms)] if terms else []), format_number(t["duration_s"]),
@@ -171,7 +178,8 @@ def _headline(report: dict) -> list[str]:
     aims = " and ".join(f"{g.direction} {_name(g)}" for g in goal_list)
     lines = [f"Study {study['name']} ({study['status']}): {aims} "
              f"with {study['strategy']}; {stats['total']} trials, {stats['completed']} completed, "
-             f"{stats['infeasible']} infeasible, {stats['failed']} failed, {stats['elapsed_s']:.0f}s"]
+             f"{stats['infeasible']} infeasible, {stats['failed']} failed, "
+             + (f"{stats['pruned']} pruned, " if stats.get("pruned") else "") + f"{stats['elapsed_s']:.0f}s"]
     if "front" in report:
         lines += _front_lines(report, goal_list)
     elif best:
@@ -248,10 +256,10 @@ def render_csv(report: dict) -> str:
                            + [t["id"] in front])
     else:
         aims, cells = ["value", "score"], lambda t: [t["value"], t["score"]]  # noqa: E731
-    writer.writerow(["id", "status", *params, *aims, "duration_s", "error", *metrics])
+    writer.writerow(["id", "status", *params, *aims, "duration_s", "step", "error", *metrics])
     for t in report["trials"]:
         row = [t["id"], t["status"], *(t["params"].get(p, "") for p in params), *cells(t),
-               t["duration_s"], t["error"], *((t["metrics"] or {}).get(m) for m in metrics)]
+               t["duration_s"], t.get("step"), t["error"], *((t["metrics"] or {}).get(m) for m in metrics)]
         writer.writerow(["" if v is None else render_scalar(v) if isinstance(v, bool) else v for v in row])
     return buffer.getvalue()
 

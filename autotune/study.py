@@ -208,6 +208,9 @@ class Study:
             elif kind == "finalist":
                 self.finalists = [f for f in self.finalists if f["trial_id"] != event["trial_id"]]
                 self.finalists.append({k: v for k, v in event.items() if k not in ("event", "time")})
+        for trial in self.trials.unfinished():  # it runs again from its start: this attempt's reports are void
+            for earlier in reports.get(trial["id"], []):
+                earlier["dropped"] = True
         told += [{"params": t["params"], "status": "running"} for t in self.trials.unfinished()]
         if self.state.get("waiting"):
             told.append({"params": self.state["waiting"]["params"], "status": "running"})

@@ -15,6 +15,7 @@ from typing import Any
 from .errors import SpecError, did_you_mean, join_path
 
 BUILTIN_PLACEHOLDERS = ("trial.id", "trial.dir", "study.dir", "port", "gpus")
+MAX_STEP = "max_step"  # early_stopping.max_step, known to the checks only when the task sets it
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 
 
@@ -34,9 +35,12 @@ def check_placeholders(text: str, path: str, names: set, optional: Mapping[str, 
     be inactive, to the condition that makes them active), which only an optional group may name."""
     known = set(names) | set(BUILTIN_PLACEHOLDERS)
     for name in placeholders(text):
+        if name == MAX_STEP and name not in known:
+            raise SpecError(path, "placeholder {max_step} needs early_stopping.max_step (the full number of steps)")
         if name not in known:
+            params = ", ".join(sorted(set(names) - {MAX_STEP}))
             raise SpecError(path, f"placeholder {{{name}}} names no parameter"
-                                  + (did_you_mean(name, known) or f"; parameters: {', '.join(sorted(names))}"))
+                                  + (did_you_mean(name, known) or f"; parameters: {params}"))
         if optional and name in optional:
             raise SpecError(path, f"{{{name}}} can be inactive (it exists only when {optional[name]}), so it has no "
                                   f"value to fill here; in a list command put it in an optional group, a nested list "

@@ -22,7 +22,7 @@ from .process import TRIAL_DIR_VAR, Process, Stopped, kill_group, run, terminate
 from .progress_reports import ProgressFile, parse_report
 from .resources import reserve_port
 from .storage import write_json
-from .templates import render, render_argv
+from .templates import MAX_STEP, render, render_argv
 
 if TYPE_CHECKING:
     from .task import Task
@@ -62,6 +62,8 @@ def run_trial(task: "Task", spec: TrialSpec, study_dir: Path, directory: Path, s
     write_json(directory / "params.json", dict(spec.params))
     values = {**spec.params, "trial.id": spec.trial_id, "trial.dir": str(directory), "study.dir": str(study_dir),
               "port": reserve_port(), "gpus": ",".join(spec.devices or ())}
+    if MAX_STEP in task.early_stopping.options and MAX_STEP not in spec.params:
+        values[MAX_STEP] = task.early_stopping.options[MAX_STEP]
     # `python` in a task is the interpreter autotune runs in, with its packages, venv activated or not.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env = {**os.environ, "PATH": path, **{k: render(v, values) for k, v in task.env.items()},

@@ -31,7 +31,7 @@ def test_json_has_the_design_shape(study):
     assert [t["id"] for t in report["trials"]] == list(range(6))
     for trial in report["trials"]:
         assert set(trial) == {"id", "params", "status", "value", "score", "metrics", "runs", "error", "duration_s",
-                              "step", "gpus"}
+                              "step", "gpus", "intermediate"}
     assert report["stats"]["total"] == 6 and report["stats"]["completed"] == 3 and report["stats"]["failed"] == 3
     failed = [t for t in report["trials"] if t["status"] == "failed"]
     assert all(t["score"] is None and "exit code 3" in t["error"] for t in failed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import fifo  # noqa: F401  (the built-in schedulers register themselves)
+from . import asha, fifo, hyperband, median  # noqa: F401  (the built-in schedulers register themselves)
 from .base import SCHEDULERS, Decision, Scheduler, register
 
 __all__ = ["SCHEDULERS", "Decision", "Scheduler", "create_scheduler", "register", "restore_scheduler"]

@@ -5,6 +5,7 @@ trials never wait for each other. It sees only reported values: nothing of proce
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any, ClassVar
@@ -25,11 +26,18 @@ class Decision(str, Enum):
 
 class Scheduler:
     name: ClassVar[str]
+    # The task options it accepts (`early_stopping.<option>`). `metric` is the study loop's business (it
+    # scores the reports); it is never passed to the constructor, which sees only the other options.
     OPTIONS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, seed: int = 0, **options: Any):
         self.seed = seed
         self.options = options
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> str | None:
+        """What is wrong with a task's options for this scheduler (checked by `validate`), or None."""
+        return None
 
     def on_report(self, trial_id: int, step: int, score: float | None) -> Decision:
         """A running trial reached `step` with this score (lower is better; None: not scorable)."""
@@ -53,3 +61,16 @@ class Scheduler:
             else:
                 scheduler.on_report(report["id"], report["step"], report.get("score"))
         return scheduler
+
+
+def check_steps(options: Mapping[str, Any]) -> str | None:
+    """The step options' shared rule: something must lie between min_step and max_step to stop at."""
+    min_step, max_step = options.get("min_step", 1), options.get("max_step")
+    if max_step is not None and max_step <= min_step:
+        return f"max_step ({max_step}) must be greater than min_step ({min_step}): no step is left to stop at"
+    return None
+
+
+def worst_if_missing(score: float | None) -> float:
+    """A report that cannot be scored (a diverged run's NaN loss) ranks last; such reports tie with each other."""
+    return math.inf if score is None else score

@@ -4,10 +4,12 @@ Observations are split into a good group (the best gamma fraction, at most 25) a
 group becomes a Parzen mixture over the whole configuration (truncated Gaussians on the unit scale of
 numeric parameters with Optuna's neighbour-gap bandwidths narrowed, smoothed one-hots on categoricals, plus a
 broad prior component). Candidates drawn
-from the good mixture are ranked by log l(x) - log g(x). Failed trials are left out, infeasible and
-pruned ones count as the worst, and running trials count as the worst too (a constant liar), so
-parallel workers do not crowd one point. In a finite space the best-ranked unseen candidate wins, and
-when every candidate was seen it takes an unseen configuration at random: never a repeat.
+from the good mixture are ranked by log l(x) - log g(x). Failed trials are left out; pruned ones rank
+below every completed one, a later step above an earlier one, then by their last score (as Optuna's TPE
+ranks them), so with early stopping the good group fills from the trials that got furthest; infeasible
+ones count as the worst, and running trials too (a constant liar), so parallel workers do not crowd one
+point. In a finite space the best-ranked unseen candidate wins, and when every candidate was seen it
+takes an unseen configuration at random: never a repeat.
 
 With several objectives (a score per objective) it works as Optuna's multi-objective TPE: the good group
 is whole non-domination ranks while they fit, the last one cut by greedy hypervolume subset selection
@@ -42,6 +44,7 @@ BANDWIDTH_FACTOR = 0.7
 INDEPENDENT_BANDWIDTH_FACTOR = 1.0
 MAX_GOOD = 25
 FLAT_WEIGHTS = 25
+WORST = (2, 0, 0.0)  # the rank of infeasible and running trials
 
 
 @register
@@ -60,7 +63,9 @@ class TPEStrategy(Strategy):
         self.n_ei_candidates = n_ei_candidates
         self.gamma = gamma
         self.is_categorical = np.array([isinstance(p, Categorical) for p in space.params])
-        self.observations: list[tuple[dict, Any]] = []  # (params, score or scores; None = worst)
+        # (params, how it ranks): one objective, a sort key (lower ranks better); several, the scores or None.
+        self.observations: list[tuple[dict, tuple | None]] = []
+        self.several = False  # scores are lists, one per objective
         self._rows: list[np.ndarray] = []
         self.pending: list[dict] = []
         self.design: np.ndarray | None = None  # the startup trials' Latin hypercube, drawn at the first ask
@@ -85,7 +90,11 @@ class TPEStrategy(Strategy):
                 del self.pending[i]
                 break
         if status != "failed":
-            self._observe(dict(params), _number(score) if status == "completed" else None)
+            self.several = self.several or isinstance(score, (list, tuple))
+            if self.several:  # early stopping is refused with several objectives: a pruned one counts as worst
+                self._observe(dict(params), tuple(map(float, score)) if status == "completed" else None)
+            else:
+                self._observe(dict(params), _rank(status, score, step))
 
     def asked(self, params: Mapping[str, Any]) -> None:
         super().asked(params)
@@ -122,8 +131,8 @@ class TPEStrategy(Strategy):
         return params
 
     # -- model ----------------------------------------------------------------------------------
-    def _observe(self, params: dict, score: float | None) -> None:
-        self.observations.append((params, score))
+    def _observe(self, params: dict, rank: tuple | None) -> None:
+        self.observations.append((params, rank))
         self._rows.append(self._encode(params))
 
     def _encode(self, params: Mapping[str, Any]) -> np.ndarray:
@@ -140,23 +149,20 @@ class TPEStrategy(Strategy):
         """Positions of the good and the bad trials, in trial order (pending ones after the told ones)."""
         told = [s for _, s in self.observations]
         pending = np.arange(len(told), len(told) + len(self.pending))
-        if self._several():
+        if self.several:
             n_good = max(1, math.ceil(self.gamma * len(told)))
             order = np.concatenate([_pareto_order(told, n_good), pending]).astype(int)
         else:
-            scores = np.array([math.inf if s is None else s for s in told] + [math.inf] * len(self.pending))
-            order = np.argsort(scores, kind="stable")
+            ranks = told + [WORST] * len(self.pending)
+            order = np.array(sorted(range(len(ranks)), key=ranks.__getitem__), dtype=int)  # stable: ties by age
             n_good = max(1, min(math.ceil(self.gamma * len(order)), MAX_GOOD))
         return np.sort(order[:n_good]), np.sort(order[n_good:])  # back in trial order, for the weights
-
-    def _several(self) -> bool:
-        return any(isinstance(s, tuple) for _, s in self.observations)
 
     def _model_proposal(self) -> dict:
         rows = self._rows + [self._encode(p) for p in self.pending]
         good, bad = self._split()
         X = np.array(rows)
-        several = self._several()
+        several = self.several
         factor = INDEPENDENT_BANDWIDTH_FACTOR if several else BANDWIDTH_FACTOR
         below = Parzen(X[good], self.space, self.is_categorical, factor, flat=several)
         above = Parzen(X[bad], self.space, self.is_categorical, factor)
@@ -190,11 +196,6 @@ class TPEStrategy(Strategy):
         return np.argsort(-total, kind="stable"), candidates
 
 
-def _number(score: Any) -> float | tuple:
-    """A told score as the model keeps it: a float, or a tuple of floats with several objectives."""
-    return tuple(float(v) for v in score) if isinstance(score, (list, tuple)) else float(score)
-
-
 def _pareto_order(scores: list, n_good: int) -> np.ndarray:
     """Positions of the told trials, the n_good best first: whole non-domination ranks while they fit, then
     members of the next rank chosen by greedy hypervolume subset selection; infeasible ones last."""
@@ -209,6 +210,15 @@ def _pareto_order(scores: list, n_good: int) -> np.ndarray:
     picked = tied[greedy_subset(points[tied], n_good - len(sure), reference_point(points[tied]))]
     good = np.concatenate([sure, picked])
     return np.concatenate([feasible[good], feasible[np.setdiff1d(np.arange(len(feasible)), good)], rest])
+
+
+def _rank(status: str, score: float | None, step: int | None) -> tuple:
+    """Where a told trial sorts among the observations, best first."""
+    if status == "completed":
+        return (0, 0, float(score))
+    if status == "pruned":
+        return (1, -(step or 0), math.inf if score is None else float(score))
+    return WORST
 
 
 def _weights(n: int) -> np.ndarray:

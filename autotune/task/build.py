@@ -10,14 +10,14 @@ from ..executors import EXECUTORS
 from ..schedulers import SCHEDULERS
 from ..strategies import STRATEGIES, check_fits, normalize_spec
 from ..errors import SpecError, did_you_mean, join_path
-from ..objective import parse_objective, parse_slo
+from ..objective import Objective, parse_objective, parse_slo, report_objective
 from ..space import Categorical, Space
 from .durations import parse_duration
 from .model import (DEFAULT_READY_TIMEOUT, Budget, EarlyStopping, ExecutorSpec, FailFast, Finalists, MetricsSpec,
                     Ready, Resources, Service, Task, frozen)
 from .schema import check_schema
 from .seed_form import normalize_seed_form
-from ..templates import check_placeholders, parse_command, parse_env
+from ..templates import MAX_STEP, check_placeholders, parse_command, parse_env
 
 GPU_FACTOR = re.compile(r"^\s*(?:(\d+)|\{([A-Za-z_][A-Za-z0-9_.\-]*)\})\s*$")
 
@@ -34,13 +34,13 @@ def build_task(raw: Mapping, source: Path, workdir: str | Path | None = None) ->
                                                         "float a step, or use choices")
     objectives = _objectives(raw)
     check_fits(STRATEGIES[strategy["name"]], space, len(objectives))
-    names = set(space.names)
-    optional = {name: space.describe_when(name) for name in space.when}
-    executor = _executor(raw.get("executor", "local"))
-    early_stopping = _early_stopping(raw.get("early_stopping", "none"))
+    early_stopping = _early_stopping(raw.get("early_stopping", "none"), objectives[0])
     if len(objectives) > 1 and early_stopping.name != "none":
         raise SpecError("early_stopping", "stops trials by one score; with several objectives no trial is worse "
                                           "than another in every one while it runs, so use a single objective")
+    names = set(space.names) | ({MAX_STEP} if MAX_STEP in early_stopping.options else set())
+    optional = {name: space.describe_when(name) for name in space.when}
+    executor = _executor(raw.get("executor", "local"))
     return Task(
         name=raw["name"],
         command=_task_command(raw, executor, names, optional),
@@ -174,9 +174,13 @@ def _executor(spec: Any) -> ExecutorSpec:
     return ExecutorSpec(name, frozen(options))
 
 
-def _early_stopping(spec: Any) -> EarlyStopping:
+def _early_stopping(spec: Any, objective: Objective) -> EarlyStopping:
     name, options = _named(spec, "none", SCHEDULERS, "early_stopping")
-    return EarlyStopping(name, frozen(options))
+    metric = options.pop("metric", None)
+    problem = SCHEDULERS[name].check_options(options)
+    if problem:
+        raise SpecError("early_stopping", problem)
+    return EarlyStopping(name, frozen(options), report_objective(objective, metric))
 
 
 def _named(spec: Any, default: str, registry: Mapping, path: str) -> tuple[str, dict]:

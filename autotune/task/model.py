@@ -91,7 +91,8 @@ class ExecutorSpec:
 @dataclass(frozen=True)
 class EarlyStopping:
     name: str = "none"
-    options: Mapping = empty()
+    options: Mapping = empty()          # the scheduler's: min_step, max_step, reduction_factor
+    objective: Objective | None = None  # what progress reports are scored on; None: the task's objective
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,11 @@ class Task:
         if self.budget.max_failed_trials:
             budget.append(f"max_failed_trials {self.budget.max_failed_trials}")
         where = f"; executor {self.executor.name}" if self.executor.name != "local" else ""
+        stopping = self.early_stopping
+        if stopping.name != "none":
+            options = ", ".join(f"{k} {v}" for k, v in stopping.options.items())
+            on = f" on {stopping.objective.metric}" if stopping.objective else ""
+            where += f"; early stopping {stopping.name}{on}" + (f" ({options})" if options else "")
         return (f"{self.name}: {len(self.space.params)} parameters ({self.space.describe()}); {grid}; "
                 f"strategy {self.strategy['name']}; {'objectives' if self.several else 'objective'} "
                 f"{' and '.join(f'{o.direction} {o.label}' for o in self.objectives)}; "

@@ -3,9 +3,11 @@ minibatch SGD on a three-arm spiral generated deterministically, scored by held-
 
 Its flags are what autotune tunes; it writes eval_loss, eval_accuracy and the training time in
 seconds (mean_e2e_latency, for the latency examples) as one JSON object to
-$AUTOTUNE_METRICS_FILE (or stdout when run by hand).
+$AUTOTUNE_METRICS_FILE (or stdout when run by hand). After every epoch it prints a progress line,
+{"step": epoch, "eval_loss": ...}, which early stopping judges the run by.
 """
 import argparse
+import json
 import time
 
 import numpy as np
@@ -31,7 +33,9 @@ def cross_entropy(logits, y):
     return -logp[np.arange(len(y)), y].mean(), logp
 
 
-def train(lr, batch_size, epochs, l2, hidden, seed=0):
+def train(lr, batch_size, epochs, l2, hidden, seed=0, on_epoch=None):
+    """Train, then return (eval loss, eval accuracy). `on_epoch(epoch, eval_loss)` is called after every
+    epoch (1-based); it may raise to end the run there (in-process pruning: Optuna, the benchmark)."""
     x, y = spiral(400)
     split = int(0.75 * len(y))
     (xt, yt), (xe, ye) = (x[:split], y[:split]), (x[split:], y[split:])
@@ -40,7 +44,7 @@ def train(lr, batch_size, epochs, l2, hidden, seed=0):
     b1 = np.zeros(hidden)
     w2 = rng.normal(0, 1 / np.sqrt(hidden), (hidden, 3))
     b2 = np.zeros(3)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         order = rng.permutation(len(yt))
         for start in range(0, len(yt), batch_size):
             idx = order[start:start + batch_size]
@@ -55,9 +59,19 @@ def train(lr, batch_size, epochs, l2, hidden, seed=0):
             b2 -= lr * g.sum(axis=0)
             w1 -= lr * (xb.T @ gh + l2 * w1)
             b1 -= lr * gh.sum(axis=0)
-    logits = np.tanh(xe @ w1 + b1) @ w2 + b2
-    loss, _ = cross_entropy(logits, ye)
+        logits = np.tanh(xe @ w1 + b1) @ w2 + b2
+        loss, _ = cross_entropy(logits, ye)
+        if on_epoch is not None:
+            on_epoch(epoch, float(loss))
+    if epochs < 1:
+        logits = np.tanh(xe @ w1 + b1) @ w2 + b2
+        loss, _ = cross_entropy(logits, ye)
     return float(loss), float((logits.argmax(axis=1) == ye).mean())
+
+
+def report_progress(epoch, eval_loss):
+    """One progress line on stdout, flushed so autotune sees it while the run goes on."""
+    print(json.dumps({"step": epoch, "eval_loss": eval_loss}), flush=True)
 
 
 def main():
@@ -70,7 +84,7 @@ def main():
     args = parser.parse_args()
     started = time.perf_counter()
     with np.errstate(all="ignore"):  # a diverging learning rate gives nan: a failed trial, not a crash
-        loss, accuracy = train(args.lr, args.batch_size, args.epochs, args.l2, args.hidden)
+        loss, accuracy = train(args.lr, args.batch_size, args.epochs, args.l2, args.hidden, on_epoch=report_progress)
     write_result({"eval_loss": loss, "eval_accuracy": accuracy, "mean_e2e_latency": time.perf_counter() - started})
 
 

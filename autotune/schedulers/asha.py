@@ -1,0 +1,65 @@
+"""Asynchronous successive halving (ASHA, Li et al. 2020), the stopping variant of Ray Tune and Syne Tune.
+
+Rungs sit at min_step * reduction_factor^k below max_step. A trial reaching a rung goes on if its score is
+among the best 1/reduction_factor of the scores recorded at that rung so far, itself included (ties go
+on; the first trials at a rung go on while they are the best there, as Optuna's SuccessiveHalvingPruner
+does). Each report is decided at once against what the rung holds then: no trial waits for a rung to fill.
+"""
+from __future__ import annotations
+
+from bisect import insort
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .base import Decision, Scheduler, check_steps, register, worst_if_missing
+
+
+@register
+class ASHAScheduler(Scheduler):
+    name = "asha"
+    OPTIONS = ("min_step", "max_step", "reduction_factor", "metric")
+
+    def __init__(self, seed: int = 0, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
+        super().__init__(seed, min_step=min_step, max_step=max_step, reduction_factor=reduction_factor)
+        problem = self.check_options(self.options)
+        if problem or min_step < 1 or reduction_factor < 2:
+            raise ValueError(problem or "min_step must be >= 1 and reduction_factor >= 2")
+        self.min_step, self.max_step, self.reduction_factor = min_step, max_step, reduction_factor
+        self.rungs: dict[int, list[float]] = {}          # rung step -> scores recorded there, sorted
+        self.recorded: dict[int, dict[int, float]] = {}  # trial -> {rung step: its score there}
+        self.ended: set[int] = set()
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> str | None:
+        return check_steps(options)
+
+    def rung_steps(self, up_to: int) -> Iterator[int]:
+        """The rungs at or below `up_to`; none at max_step, where a trial ends anyway."""
+        rung = self.min_step
+        while rung <= up_to and (self.max_step is None or rung < self.max_step):
+            yield rung
+            rung *= self.reduction_factor
+
+    def on_report(self, trial_id: int, step: int, score: float | None) -> Decision:
+        if trial_id in self.ended:  # it reports again: a re-run, which starts over
+            self.ended.discard(trial_id)
+            self.forget(trial_id)
+        value = worst_if_missing(score)
+        recorded = self.recorded.setdefault(trial_id, {})
+        for rung in self.rung_steps(step):
+            if rung in recorded:
+                continue
+            recorded[rung] = value
+            scores = self.rungs.setdefault(rung, [])
+            insort(scores, value)
+            if value > scores[max(1, len(scores) // self.reduction_factor) - 1]:
+                return Decision.STOP
+        return Decision.CONTINUE
+
+    def on_finish(self, trial_id: int) -> None:
+        self.ended.add(trial_id)
+
+    def forget(self, trial_id: int) -> None:
+        """Take a trial's scores off the rungs (its attempt is void)."""
+        for rung, value in self.recorded.pop(trial_id, {}).items():
+            self.rungs[rung].remove(value)

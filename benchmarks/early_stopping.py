@@ -1,0 +1,206 @@
+"""Early-stopping benchmark: best eval loss against epochs spent on the real training example
+(tasks/workloads/train_mlp.py, the spiral MLP trained with numpy), over several seeds.
+
+autotune's TPE without stopping and with its asha, hyperband and median schedulers runs through the
+real study loop (strategy, scheduler, journal, checkpoints) with the inline executor calling the same
+training function in this process; Optuna's TPE runs with its SuccessiveHalvingPruner, HyperbandPruner
+and MedianPruner on that function too. Every method gets the epochs that full evaluation spends on
+FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and only completed trials count
+for the best loss. Prints tables; asserts nothing. Needs the `bench` extra: pip install -e '.[bench]'.
+
+    python benchmarks/early_stopping.py            # 10 seeds (about 10 minutes on 2 cores)
+    python benchmarks/early_stopping.py --quick    # 2 seeds, a smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tasks" / "workloads"))
+from train_mlp import train  # noqa: E402  (the example's own training function)
+
+MAX_STEP = 81           # epochs of a full trial, as tasks/train-mlp-asha.yaml
+REDUCTION_FACTOR = 3
+FULL_TRIALS = 30        # the budget: what full evaluation spends on this many trials
+SPACE = {
+    "lr": {"type": "float", "low": 0.003, "high": 3.0, "log": True},
+    "batch_size": [16, 32, 64, 128],
+    "l2": {"type": "float", "low": 1e-6, "high": 0.1, "log": True},
+    "hidden": {"type": "int", "low": 4, "high": 64, "log": True},
+}
+OURS = ("none", "asha", "hyperband", "median")
+OPTUNA = ("sha", "hyperband", "median")
+METHODS = [f"autotune-tpe+{s}" for s in OURS] + [f"optuna-tpe+{p}" for p in OPTUNA]
+
+
+class Stopped(Exception):
+    """Raised from the epoch callback to end a run where it was stopped."""
+
+
+def fit(params: dict, on_epoch) -> float:
+    """The example's training run with these params for MAX_STEP epochs; its final eval loss (nan if diverged)."""
+    with np.errstate(all="ignore"):
+        loss, _ = train(params["lr"], params["batch_size"], MAX_STEP, params["l2"], params["hidden"], on_epoch=on_epoch)
+    return loss
+
+
+def inline_trial(params, context):
+    """autotune's side: an inline-executor trial reporting each epoch, ending when the scheduler says stop."""
+    def on_epoch(epoch, loss):
+        context.report(epoch, eval_loss=loss)
+        if context.stopped.is_set():
+            raise Stopped
+
+    try:
+        return {"eval_loss": fit(params, on_epoch)}
+    except Stopped:
+        return {}
+
+
+# -- the two runners: each returns [(epochs spent by the trial, its final loss or None if not completed)] --
+def run_autotune(scheduler: str, seed: int, budget: int) -> list[tuple[int, float | None]]:
+    from autotune import Study, run_study
+    from autotune.progress import Listener
+
+    stop, trials = threading.Event(), []
+
+    class Spend(Listener):
+        def trial_finished(self, study, trial):
+            trials.append((trial["step"] or 0, trial["value"] if trial["status"] == "completed" else None))
+            if sum(epochs for epochs, _ in trials) >= budget:
+                stop.set()
+
+    stopping = {"name": scheduler, "max_step": MAX_STEP}
+    if scheduler != "none":
+        stopping.update(min_step=1, **({"reduction_factor": REDUCTION_FACTOR} if scheduler != "median" else {}))
+    task = {"name": f"bench-{scheduler}", "executor": {"name": "inline", "function": "early_stopping:inline_trial"},
+            "workdir": str(Path(__file__).resolve().parent), "parameters": SPACE, "objective": "eval_loss",
+            "strategy": {"name": "tpe", "seed": seed}, "early_stopping": stopping,
+            "budget": {"max_trials": 100_000, "fail_fast": False}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "task.yaml"
+        path.write_text(yaml.safe_dump(task))
+        study = Study.create(path, Path(tmp) / "study")
+        try:
+            run_study(study, stop=stop, listener=Spend())
+        finally:
+            study.close()
+    return trials
+
+
+def run_optuna(pruner_name: str, seed: int, budget: int) -> list[tuple[int, float | None]]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    pruner = {"sha": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR),
+              "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=MAX_STEP,
+                                                                 reduction_factor=REDUCTION_FACTOR),
+              "median": lambda: optuna.pruners.MedianPruner()}[pruner_name]()
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+    trials = []
+
+    def objective(trial):
+        params = {"lr": trial.suggest_float("lr", 0.003, 3.0, log=True),
+                  "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
+                  "l2": trial.suggest_float("l2", 1e-6, 0.1, log=True),
+                  "hidden": trial.suggest_int("hidden", 4, 64, log=True)}
+        spent = [0]
+
+        def on_epoch(epoch, loss):
+            spent[0] = epoch
+            trial.report(loss, epoch)
+            if trial.should_prune():
+                raise Stopped
+
+        try:
+            loss = fit(params, on_epoch)
+        except Stopped:
+            trials.append((spent[0], None))
+            raise optuna.TrialPruned() from None
+        trials.append((spent[0], loss if math.isfinite(loss) else None))
+        if sum(epochs for epochs, _ in trials) >= budget:
+            trial.study.stop()
+        return loss  # nan: Optuna records a failed trial
+
+    study.optimize(objective, n_trials=100_000)
+    return trials
+
+
+def one_run(job):
+    method, seed, budget = job
+    owner, _, name = method.partition("+")
+    trials = (run_autotune if owner.startswith("autotune") else run_optuna)(name, seed, budget)
+    return method, seed, trials
+
+
+def best_at(trials: list[tuple[int, float | None]], epochs: float) -> float:
+    """The best completed loss among the trials that finished within `epochs` epochs (inf if none)."""
+    best, spent = math.inf, 0
+    for cost, loss in trials:
+        spent += cost
+        if spent > epochs:
+            break
+        if loss is not None and loss < best:
+            best = loss
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2 seeds")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--processes", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--save", type=Path, help="write every run's trials (epochs, loss) to this JSON file")
+    args = parser.parse_args()
+    seeds = range(2 if args.quick else args.seeds)
+    budget = FULL_TRIALS * MAX_STEP
+    with Pool(args.processes) as pool:
+        results = pool.map(one_run, [(m, s, budget) for m in METHODS for s in seeds], chunksize=1)
+    runs = {(method, seed): trials for method, seed, trials in results}
+    if args.save:
+        args.save.write_text(json.dumps([{"method": m, "seed": s, "trials": t} for m, s, t in results]))
+
+    fractions = (1 / 27, 1 / 9, 1 / 3, 1)
+    full = {s: best_at(runs[("autotune-tpe+none", s)], budget) for s in seeds}
+    print(f"Early stopping on the spiral MLP: best eval loss (mean over {len(seeds)} seeds, median in brackets) "
+          f"at a share of the {budget} epochs full evaluation spends on {FULL_TRIALS} trials of {MAX_STEP} epochs")
+    header = f"{'method':24s}" + "".join(f"{f'{f:.3g} ({round(f * budget)} ep)':>22s}" for f in fractions)
+    print(header + f"{'trials':>8s}{'pruned':>8s}{'≤ full at 1/3':>15s}")
+    for method in METHODS:
+        cells = ""
+        for f in fractions:
+            values = [best_at(runs[(method, s)], f * budget) for s in seeds]
+            cells += f"{_mean(values):>12.4f} ({statistics.median(values):.4f})"
+        trials = [runs[(method, s)] for s in seeds]
+        n = statistics.mean(len(t) for t in trials)
+        pruned = statistics.mean(sum(1 for cost, _ in t if cost < MAX_STEP) for t in trials)
+        wins = sum(best_at(runs[(method, s)], budget / 3) <= full[s] for s in seeds)
+        print(f"{method:24s}{cells}{n:8.0f}{pruned:8.0f}{f'{wins}/{len(seeds)} seeds':>15s}")
+    print("\n'≤ full at 1/3': seeds where the method's best loss after a third of the epochs is at most the loss "
+          "full evaluation (autotune-tpe+none) reaches with all of them. 'pruned': trials that stopped before "
+          f"epoch {MAX_STEP} (pruned, or failed on a diverged loss). inf: no completed trial yet.")
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, numpy {np.__version__}, optuna {importlib.metadata.version('optuna')}; "
+          f"{args.processes} processes.")
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.mean(values) if all(math.isfinite(v) for v in values) else math.inf
+
+
+if __name__ == "__main__":
+    main()
