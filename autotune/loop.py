@@ -223,14 +223,16 @@ class StudyLoop:
     def _fields(self, running: Running, result: dict) -> dict:
         """The trial's record fields from the executor's result: scored, pruned or interrupted."""
         base = {"duration_s": result.get("duration_s"), "step": running.trial.get("step")}
+        if "gpus" in result:  # an executor that assigns devices itself (ray) says which at the end
+            base["gpus"] = result["gpus"]
         if result["status"] == "stopped" or running.interrupted:
             if running.interrupted:
                 return {**base, "status": Status.INTERRUPTED, "error": "interrupted"}
             last = running.last_report or {}
             return {**base, "status": Status.PRUNED, "value": last.get("value"), "score": last.get("score"),
                     "metrics": last.get("values", {}), "error": f"stopped early at step {last.get('step')}"}
-        if result["status"] == "failed":
-            return {**base, "status": Status.FAILED, "error": result["error"]}
+        if result["status"] in ("failed", "infeasible"):
+            return {**base, "status": Status(result["status"]), "error": result["error"]}
         outcome = evaluate(result["runs"], self.task.objective, self.task.slo)
         return {**base, "status": Status(outcome.status), "value": outcome.value, "score": outcome.score,
                 "metrics": outcome.metrics, "runs": outcome.runs, "error": outcome.error}

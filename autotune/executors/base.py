@@ -36,7 +36,9 @@ class TrialHandle:
         raise NotImplementedError
 
     def result(self) -> dict:
-        """{"status": ok | failed | stopped, "runs": [[batch, ...] per measured run], "error", "duration_s"}."""
+        """{"status": ok | failed | stopped | infeasible, "runs": [[batch, ...] per measured run], "error",
+        "duration_s"}, and "gpus" (the devices) from executors that assign them; infeasible: no place can
+        hold the trial."""
         raise NotImplementedError
 
     def stop(self, grace: float | None = None) -> None:
