@@ -16,7 +16,7 @@ test:
 	$(PYTHON) -m pip install -e '.[test,plot]' && bash tests/setup_browser.sh && bash tasks/workloads/setup_llama.sh && $(PYTHON) -m pytest -q
 
 bench:
-	$(PYTHON) -m pip install -q -e '.[bench]' && $(PYTHON) benchmarks/strategies.py
+	$(PYTHON) -m pip install -q -e '.[bench,ray]' && $(PYTHON) benchmarks/strategies.py && $(PYTHON) benchmarks/parallel.py
 
 clean:
 	rm -rf studies build *.egg-info .pytest_cache test-artifacts

@@ -75,7 +75,8 @@ def placement_for(study: Study, executor: Executor | None = None) -> Placement:
     parallel = study.state.get("parallel") or task.parallel
     if parallel is None:
         smallest = min_gpus(gpus, task)
-        parallel = max(1, pool.capacity(smallest)) if pool is not None and smallest else 1
+        fits = pool.capacity(smallest) if pool is not None and smallest else executor.capacity(smallest)
+        parallel = max(1, fits or 1)
     return Placement(executor, pool, gpus, parallel)
 
 

@@ -67,6 +67,11 @@ class Executor:
     def submit(self, spec: TrialSpec) -> TrialHandle:
         raise NotImplementedError
 
+    def capacity(self, gpus: int) -> int | None:
+        """How many trials of `gpus` GPUs each fit at once where this executor places them (the default
+        `parallel` when it assigns devices itself), or None when the study's devices decide."""
+        return None
+
     def recover(self) -> None:
         """Stop whatever trial processes a runner killed earlier (kill -9) left behind."""
 

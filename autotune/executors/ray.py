@@ -31,6 +31,8 @@ from .ray_node import clean_node, run_on_node
 WAIT_S = 0.5          # longest wait for news in the executor's thread
 STOP_MARGIN_S = 10.0  # past the kill grace: a trial not stopped by then is killed along with its Ray worker
 RECOVER_S = 60.0
+ADDRESS, MAX_RETRIES = "auto", 2  # the defaults of the executor's options
+LOST: dict = {"status": "lost"}  # an attempt's outcome when its node died: the trial runs again, or fails
 RECORD = "ray.json"   # in the trial's directory: the node it ran on, its directory there, the nodes lost
 
 
@@ -40,7 +42,7 @@ class RayExecutor(Executor):
     OPTIONS = ("address", "max_retries")
     assigns_devices = True
 
-    def __init__(self, task, study_dir: Path, address: str = "auto", max_retries: int = 2, **options: Any):
+    def __init__(self, task, study_dir: Path, address: str = ADDRESS, max_retries: int = MAX_RETRIES, **options: Any):
         super().__init__(task, study_dir, **options)
         self.address = address
         self.max_retries = max_retries
@@ -53,10 +55,11 @@ class RayExecutor(Executor):
         self._running: dict[Any, RayHandle] = {}   # by the Ray task's object ref
         self._by_key: dict[str, RayHandle] = {}    # by attempt key, for the hub's reports
         self._closing = False
+        self._broken: str | None = None            # why the executor's thread ended before its time
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> str | None:
-        address, retries = options.get("address", "auto"), options.get("max_retries", 2)
+        address, retries = options.get("address", ADDRESS), options.get("max_retries", MAX_RETRIES)
         if not isinstance(address, str) or not address.strip():
             return f"the ray executor's address must be a cluster address or auto, got {address!r}"
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
@@ -87,8 +90,10 @@ class RayExecutor(Executor):
                 raise InputError(f"executor.address: cannot connect to the Ray cluster at {self.address!r}: "
                                  f"{reason}") from None
             self._owns_session = True
+        _notices_to_stderr()
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self._hub = ray.remote(Hub).options(num_cpus=0, scheduling_strategy=here).remote()
+        ray.get(self._hub.node_of.remote(""))  # up before the first trials, which would wait for it
         self._trial = ray.remote(run_on_node)
         self._task_ref = ray.put(self.task)
         self._ray = ray
@@ -98,6 +103,14 @@ class RayExecutor(Executor):
 
     def _nodes(self) -> list[dict]:
         return [n for n in self._connect().nodes() if n.get("Alive")]
+
+    def capacity(self, gpus: int) -> int:
+        """Trials that fit on the cluster's nodes at once, by their CPUs and GPUs (as Ray Tune fills it)."""
+        fits = 0
+        for held in (n["Resources"] for n in self._nodes()):
+            by_cpus = int(held.get("CPU", 0) // self.cpus)
+            fits += min(by_cpus, int(held.get("GPU", 0) // gpus)) if gpus else by_cpus
+        return fits
 
     def _unplaceable(self, gpus: int) -> str | None:
         """Why no node of the cluster can hold the trial, or None."""
@@ -129,7 +142,11 @@ class RayExecutor(Executor):
         spec = handle.spec
         placed = self.task.resources is not None or handle.gpus > 0
         with self._lock:
+            if self._broken:
+                handle.finish({**outcome("failed", error=self._broken), "duration_s": None})
+                return
             handle.key = f"{self.study_key}/{spec.trial_id:04d}/{uuid.uuid4().hex[:12]}"
+            handle.received = 0
             handle.ref = self._trial.options(num_cpus=self.cpus, num_gpus=handle.gpus, max_retries=0,
                                              name=f"autotune trial {spec.trial_id}").remote(
                 self._task_ref, spec, handle.key, self._hub, self.study_key, placed)
@@ -141,85 +158,109 @@ class RayExecutor(Executor):
             if handle.done() or handle.kill_at is not None or handle.ref is None:
                 return
             handle.kill_at = time.monotonic() + grace + STOP_MARGIN_S
-            if not self._ray.get(self._hub.stop.remote(handle.key)):
+            try:
+                began = self._ray.get(self._hub.stop.remote(handle.key), timeout=STOP_MARGIN_S)
+            except self._ray.exceptions.RayError:
+                return  # no word to it: the executor's thread kills it at kill_at
+            if not began:
                 self._ray.cancel(handle.ref)  # still queued: it never began, nothing to stop gently
 
     def _follow(self) -> None:
         """The executor's thread: hand reports to their handles, take each ended task's result, run a
-        trial whose node was lost again, and kill a trial that outlived its stop."""
+        trial whose node was lost again, and kill a trial that outlived its stop. It waits on the tasks'
+        results and on the hub's news at once, so that neither waits for the other."""
         ray = self._ray
         try:
+            self._take = self._hub.take.remote(WAIT_S)
             while True:
                 with self._lock:
                     refs = list(self._running)
                 if self._closing and not refs:
                     return
-                ready = ray.wait(refs, num_returns=len(refs), timeout=0)[0] if refs else []
-                for key, reports in ray.get(self._hub.take.remote(0 if ready else WAIT_S)).items():
-                    if key in self._by_key:
-                        self._by_key[key].deliver(reports)
-                        self.wakeup.set()
-                for ref in ready:
+                ray.wait(refs + [self._take], num_returns=1, timeout=WAIT_S)
+                if ray.wait([self._take], timeout=0)[0]:
+                    self._news()
+                for ref in ray.wait(refs, num_returns=len(refs), timeout=0)[0] if refs else []:
                     self._end(ref)
                 now = time.monotonic()
                 for ref, handle in list(self._running.items()):
                     if handle.kill_at is not None and now >= handle.kill_at and not handle.killed:
                         handle.killed = True
                         ray.cancel(ref, force=True)
-        except Exception as e:  # noqa: BLE001 -- a broken connection fails the running trials, never hangs them
+        except Exception as e:  # noqa: BLE001 -- a broken connection fails the trials, never hangs them
             with self._lock:
+                self._broken = f"lost the Ray cluster: {type(e).__name__}: {_line(e)}"
                 left = list(self._running.values())
                 self._running.clear()
             for handle in left:
-                handle.finish({**outcome("failed", error=f"lost the Ray cluster: {type(e).__name__}: {e}"),
-                               "duration_s": None})
+                handle.finish({**outcome("failed", error=self._broken), "duration_s": None})
             self.wakeup.set()
 
+    def _news(self, timeout: float | None = None) -> None:
+        """Hand the reports of the hub's last answer to their trials, and ask it for the next ones."""
+        news = self._ray.get(self._take, timeout=timeout)
+        self._take = self._hub.take.remote(WAIT_S)
+        for key, reports in news.items():
+            handle = self._by_key.get(key)
+            if handle is not None:
+                handle.received += len(reports)
+                handle.deliver(reports)
+                self.wakeup.set()
+
     def _end(self, ref) -> None:
-        """The Ray task ended: its result, and its files landed here; or its next attempt."""
-        ray, exceptions = self._ray, self._ray.exceptions
+        """The Ray task ended: the trial's result, with its files landed here; or its next attempt."""
         with self._lock:
             handle = self._running.pop(ref)
-            self._by_key.pop(handle.key, None)
-        node_id = ray.get(self._hub.node_of.remote(handle.key))
+        node_id = self._ray.get(self._hub.node_of.remote(handle.key))
+        result, node = self._outcome(handle, ref, node_id)
+        self._by_key.pop(handle.key, None)
         self._hub.forget.remote(handle.key)
-        stopped = {**outcome("stopped", error="stopped"), "duration_s": None}
-        node = None
-        try:
-            out = ray.get(ref)
-        except exceptions.TaskCancelledError:
-            result = stopped
-        except (exceptions.NodeDiedError, exceptions.WorkerCrashedError) as e:
-            if handle.kill_at is not None:
-                result = stopped
-            elif isinstance(e, exceptions.NodeDiedError) or not self._alive(node_id):
-                handle.lost.append(node_id)
-                if len(handle.lost) <= self.max_retries:
-                    handle.replayed = handle.last_step
-                    self._launch(handle)
-                    return
-                result = {**outcome("failed", error=f"node lost: {len(handle.lost)} nodes died while running "
-                                                    f"the trial (executor.max_retries: {self.max_retries})"),
-                          "duration_s": None}
-            else:
-                result = {**outcome("failed", error=f"the Ray worker running the trial died: {_line(e)}"),
-                          "duration_s": None}
-        except exceptions.RayError as e:
-            result = {**outcome("failed", error=f"Ray: {_line(e)}"), "duration_s": None}
-        else:
-            node = out["node"]
-            result = {**out["result"], "gpus": node["gpus"]}
-            try:
-                _land(handle.spec.directory, out["files"])
-            except OSError as e:
-                result = {**result, **outcome("failed", result["runs"], f"cannot write the trial's files: "
-                                                                        f"{e.strerror or e}")}
+        if result is LOST:
+            handle.lost.append(node_id)
+            if len(handle.lost) <= self.max_retries:
+                handle.replayed = handle.last_step
+                self._launch(handle)
+                return
+            result = {**outcome("failed", error=f"node lost: {len(handle.lost)} nodes died while running the trial "
+                                                f"(executor.max_retries: {self.max_retries})"), "duration_s": None}
         try:
             write_json(handle.spec.directory / RECORD, {"node": node, "lost": handle.lost})
         except AutotuneError:
             pass  # the record of where it ran is a convenience; the trial's result stands
         handle.finish(result)
         self.wakeup.set()
+
+    def _outcome(self, handle: "RayHandle", ref, node_id: str | None) -> tuple[dict, dict | None]:
+        """The trial's result and the node it ran on; LOST when its node died under it."""
+        exceptions = self._ray.exceptions
+        stopped = {**outcome("stopped", error="stopped"), "duration_s": None}
+        try:
+            out = self._ray.get(ref)
+        except exceptions.TaskCancelledError:
+            return stopped, None
+        except (exceptions.NodeDiedError, exceptions.WorkerCrashedError) as e:
+            if handle.kill_at is not None:
+                return stopped, None
+            if not isinstance(e, exceptions.NodeDiedError) and self._alive(node_id):
+                return {**outcome("failed", error=f"the Ray worker running the trial died: {_line(e)}"),
+                        "duration_s": None}, None
+            return LOST, None
+        except exceptions.RayError as e:
+            return {**outcome("failed", error=f"Ray: {_line(e)}"), "duration_s": None}, None
+        # Its reports reached the hub before it returned; the hub's answer that holds the last ones may still
+        # be on its way here (the task's end woke the hub, so not for long).
+        deadline = time.monotonic() + STOP_MARGIN_S
+        while handle.received < out["reports"] and time.monotonic() < deadline:
+            try:
+                self._news(timeout=max(0.0, deadline - time.monotonic()))
+            except exceptions.GetTimeoutError:
+                break  # the result stands without its last reports
+        result = {**out["result"], "gpus": out["node"]["gpus"]}
+        try:
+            _land(handle.spec.directory, out["files"])
+        except OSError as e:
+            result.update(outcome("failed", result["runs"], f"cannot write the trial's files: {e.strerror or e}"))
+        return result, out["node"]
 
     def _alive(self, node_id: str | None) -> bool:
         return any(n["NodeID"] == node_id for n in self._nodes())
@@ -252,7 +293,10 @@ class RayExecutor(Executor):
             for handle in self._running.values():
                 handle.kill_at = handle.kill_at or time.monotonic()
         self._thread.join()
-        ray.kill(self._hub)
+        try:
+            ray.kill(self._hub)
+        except ray.exceptions.RayError:
+            pass  # gone with its node or the connection
         if self._owns_session:
             ray.shutdown()
         self._ray = None
@@ -266,6 +310,7 @@ class RayHandle(TrialHandle):
         self.key: str | None = None
         self.ref = None
         self.lost: list[str | None] = []   # the nodes that died under it
+        self.received = 0                  # reports of the current attempt handed over by the hub
         self.last_step: int | None = None
         self.replayed: int | None = None   # a re-run's reports up to this step were already passed on
         self.kill_at: float | None = None
@@ -310,6 +355,23 @@ def _land(directory: Path, files: Mapping[str, bytes]) -> None:
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+
+
+def _notices_to_stderr() -> None:
+    """Ray's driver prints the cluster's notices (a raylet that died, a task to retry) on stdout, where
+    autotune's results go (`run` prints the study's path there for scripts): send them to stderr with
+    autotune's other messages. Ray has no setting for it, so its printing function is wrapped."""
+    from ray._private import worker
+
+    printer = getattr(worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "to_stderr", False):
+        return
+
+    def to_stderr(data: dict, ignore_prefix: bool) -> None:
+        printer({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.to_stderr = True
+    worker.print_to_stdstream = to_stderr
 
 
 def _unreachable(address: str) -> str | None:

@@ -3,9 +3,9 @@ clean-up of what a killed runner left on a node.
 
 The trial runs exactly as with the local executor (`run_trial`), with the GPUs Ray assigned to the task;
 its files come back in the task's return value, because the node may share no filesystem with autotune.
-A watchdog process outlives the task's worker: if the worker dies (Ray killed it: a forced stop,
-autotune killed, the raylet gone) it kills the trial's processes, which run in sessions of their own
-and would otherwise be left running.
+A watchdog process (one a worker) outlives the worker: if the worker dies with a trial under way (Ray
+killed it: a forced stop, autotune killed, the raylet gone) it kills the trial's processes, which run
+in sessions of their own and would otherwise be left running.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 TRANSFER_CAP = 256 << 20  # bytes of a trial's files sent back; its logs are capped at 33 MiB each anyway
 STOP_POLL_S = 1.0
 WATCHDOG = Path(__file__).with_name("ray_watchdog.py")
-DONE = b"done"  # what the worker tells its watchdog when the trial ended as it should
+_watchdog_pipe: int | None = None  # this worker's pipe to its watchdog
 
 
 def node_root(study_key: str) -> Path:
@@ -49,10 +49,9 @@ def run_on_node(task: "Task", spec: TrialSpec, key: str, hub: Any, study_key: st
     node = {"node_id": context.get_node_id(), "node_ip": ray.util.get_node_ip_address(),
             "hostname": socket.gethostname(), "directory": str(directory), "gpus": devices and list(devices)}
     stop, ended = threading.Event(), threading.Event()
-    if ray.get(hub.start.remote(key, node["node_id"])):
-        stop.set()
+    hub.start.remote(key, node["node_id"])  # not waited for: a stop asked before it arrives reaches the watcher
     attempt.mkdir(parents=True, exist_ok=True)
-    watchdog, pipe = _watchdog(attempt)
+    _watchdog(f"+{attempt}")
     watcher = threading.Thread(target=_watch_stop, args=(hub, key, stop, ended), daemon=True)
     watcher.start()
     sender = _Sender(hub, key)
@@ -69,23 +68,29 @@ def run_on_node(task: "Task", spec: TrialSpec, key: str, hub: Any, study_key: st
         ended.set()
         ray.get(hub.finished.remote(key))  # after the last report: they reach autotune before this result
         watcher.join()
-        os.write(pipe, DONE)  # the trial ended here as it should: the watchdog has nothing to do
-        os.close(pipe)
-        watchdog.wait()
+        _watchdog(f"-{attempt}")  # the trial ended here as it should: nothing for the watchdog to do
         remove_attempt(attempt)
-    return {"result": result, "files": files, "node": node}
+    return {"result": result, "files": files, "node": node, "reports": sender.sent}
 
 
-def _watchdog(attempt: Path) -> tuple[subprocess.Popen, int]:
-    """Start the attempt's watchdog: its first process (to reap), and the write end of its pipe, which
-    closes when this worker dies."""
-    read, write = os.pipe()
-    try:
-        first = subprocess.Popen([sys.executable, "-I", str(WATCHDOG), str(attempt)], stdin=read,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    finally:
-        os.close(read)
-    return first, write
+def _watchdog(line: str) -> None:
+    """Tell this worker's watchdog that an attempt starts ("+DIR") or ended as it should ("-DIR"); the
+    watchdog starts with the worker's first trial, and returns no longer a child of the worker."""
+    global _watchdog_pipe
+    for _ in range(2):  # a second time with a new watchdog, should the first one be gone
+        if _watchdog_pipe is None:
+            read, _watchdog_pipe = os.pipe()
+            try:
+                subprocess.run([sys.executable, "-I", str(WATCHDOG)], stdin=read, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True, check=True)
+            finally:
+                os.close(read)
+        try:
+            os.write(_watchdog_pipe, f"{line}\n".encode())
+            return
+        except OSError:
+            os.close(_watchdog_pipe)
+            _watchdog_pipe = None
 
 
 def _watch_stop(hub: Any, key: str, stop: threading.Event, ended: threading.Event) -> None:
@@ -103,6 +108,7 @@ class _Sender:
 
     def __init__(self, hub: Any, key: str):
         self.hub, self.key = hub, key
+        self.sent = 0
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._send, daemon=True)
         self.thread.start()
@@ -127,6 +133,7 @@ class _Sender:
             batch = [r for r in batch if r is not None]
             if batch:
                 ray.get(self.hub.report.remote(self.key, batch))
+                self.sent += len(batch)
 
 
 def _collect(directory: Path) -> tuple[dict[str, bytes], list[str]]:
