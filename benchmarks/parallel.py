@@ -76,8 +76,9 @@ def main() -> None:
         import ray
         from ray.cluster_utils import Cluster
 
-        node = {"num_cpus": k // NODES, "node_ip_address": "127.0.0.1", "object_store_memory": 80 << 20}
-        cluster = Cluster(initialize_head=True, head_node_args=node)
+        node = {"num_cpus": k // NODES, "node_ip_address": "127.0.0.1", "object_store_memory": 80 << 20,
+                "include_log_monitor": False}
+        cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
         for _ in range(NODES - 1):
             cluster.add_node(wait=False, **node)
         cluster.wait_for_nodes()

@@ -42,12 +42,12 @@ def on_ray(**options) -> dict:
     return {"name": "ray", "address": ray_cluster.address(), **options}
 
 
-def run(directory: Path, task: dict, *flags) -> tuple[Path, dict, str]:
+def run(directory: Path, task: dict, *flags, code: int = 0) -> tuple[Path, dict, str]:
     """The study's directory, its report and what `autotune run` printed on stdout."""
     directory.mkdir(parents=True, exist_ok=True)
     study = directory / "study"
     result = cli("run", write_task(directory, task), "--study-dir", study, *flags)
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == code, result.stderr
     return study, report_of(study), result.stdout
 
 
@@ -103,7 +103,7 @@ def test_a_cluster_that_does_not_answer_is_one_line(tmp_path):
 
 
 def test_a_study_on_ray_gives_the_trials_statuses_and_values_of_the_local_executor(tmp_path):
-    task = node_task(tmp_path, {"x": [0.1, 0.6, 1.2], "tp": [1, 2, 4]}, resources={"gpus": "{tp}"}, parallel=3)
+    task = node_task(tmp_path, {"x": [0.1, 1.2], "tp": [1, 2, 4]}, resources={"gpus": "{tp}"}, parallel=3)
     _, local, _ = run(tmp_path / "local", task, "--gpus", "0,1")
     study, ray, _ = run(tmp_path / "ray", {**task, "executor": on_ray()})
 
@@ -149,6 +149,17 @@ def test_files_come_back_from_the_trials_directory_on_its_node(tmp_path):
     assert json.loads((here / "run-2.json").read_text()) == {"loss": pytest.approx(expected_loss({"x": 0.2}))}
 
 
+def test_a_timeout_reaches_a_trial_that_ignores_sigterm_on_its_node(tmp_path):
+    (tmp_path / "hold").touch()  # the trial would wait two minutes
+    task = node_task(tmp_path, {"x": [0.1], "stubborn": [True]}, timeout=1, kill_grace=1, executor=on_ray())
+    started = time.monotonic()
+    _, report, _ = run(tmp_path, task, code=1)  # no feasible trial
+    [trial] = report["trials"]
+    # SIGTERM at the timeout, ignored; SIGKILL after kill_grace, on the node.
+    assert trial["status"] == "failed" and trial["error"].startswith("timed out after 1s"), trial["error"]
+    assert time.monotonic() - started < 30 and not trial_processes(tmp_path)
+
+
 @pytest.fixture
 def procs():
     """Processes a test started, killed at its end if it failed before they ended."""
@@ -167,10 +178,10 @@ def test_sigint_and_kill_9_leave_no_trial_process_on_any_node_and_resume_reruns_
     study = tmp_path / "study"
     start = ["run", path, "--study-dir", study, "--executor", "ray", "--ray-address", ray_cluster.address()]
 
-    def running(*args, earlier=()):
+    def running(*args):
         proc = subprocess.Popen(autotune_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        new = lambda: set(trial_processes(tmp_path)) - set(earlier)  # noqa: E731
-        return proc, wait_for(lambda: len(new()) >= 2 and new(), what="two trials running")
+        return proc, wait_for(lambda: len(trial_processes(tmp_path)) >= 2 and set(trial_processes(tmp_path)),
+                              what="two trials running")
 
     proc, _ = running(*start)
     procs.append(proc)
@@ -187,12 +198,18 @@ def test_sigint_and_kill_9_leave_no_trial_process_on_any_node_and_resume_reruns_
     procs.append(proc)
     proc.kill()
     proc.wait()
-    proc, _ = running("resume", study, earlier=killed)  # its recover() runs before it starts trials
-    procs.append(proc)
-    assert not killed & set(trial_processes(tmp_path)), "a killed runner's trial processes are left"
-    (tmp_path / "hold").unlink()
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr
+    left = []
+
+    def resumed():
+        wait_for(lambda: len(set(trial_processes(tmp_path)) - killed) >= 2, what="the resumed trials running")
+        left.extend(killed & set(trial_processes(tmp_path)))
+        (tmp_path / "hold").unlink()
+
+    raised = meanwhile(tmp_path, resumed)
+    result = cli("resume", study)  # its recover() runs before it starts trials
+    assert not raised, raised
+    assert result.exit_code == 0, result.stderr
+    assert not left, "a killed runner's trial processes were left"
     trials = report_of(study)["trials"]
     assert [(t["id"], t["params"]["x"], t["status"]) for t in trials] == [
         (0, 0.1, "completed"), (1, 0.2, "completed"), (2, 0.3, "completed")]

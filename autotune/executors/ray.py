@@ -93,7 +93,7 @@ class RayExecutor(Executor):
         _notices_to_stderr()
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self._hub = ray.remote(Hub).options(num_cpus=0, scheduling_strategy=here).remote()
-        ray.get(self._hub.node_of.remote(""))  # up before the first trials, which would wait for it
+        ray.get(self._hub.node_of.remote(""))  # up before the first trials, which tell it where they run
         self._trial = ray.remote(run_on_node)
         self._task_ref = ray.put(self.task)
         self._ray = ray

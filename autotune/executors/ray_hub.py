@@ -26,9 +26,10 @@ class Hub:
         return self.signals.setdefault(key, asyncio.Event())
 
     # -- from a trial's task ---------------------------------------------------------------------
-    async def start(self, key: str, node_id: str) -> None:
-        """The task began on `node_id`."""
+    async def start(self, key: str, node_id: str) -> bool:
+        """The task began on `node_id`; True if it was told to stop before it began."""
         self.started[key] = node_id
+        return key in self.stopping
 
     async def report(self, key: str, reports: list[dict]) -> None:
         self.reports.setdefault(key, []).extend(reports)

@@ -49,7 +49,8 @@ def run_on_node(task: "Task", spec: TrialSpec, key: str, hub: Any, study_key: st
     node = {"node_id": context.get_node_id(), "node_ip": ray.util.get_node_ip_address(),
             "hostname": socket.gethostname(), "directory": str(directory), "gpus": devices and list(devices)}
     stop, ended = threading.Event(), threading.Event()
-    hub.start.remote(key, node["node_id"])  # not waited for: a stop asked before it arrives reaches the watcher
+    if ray.get(hub.start.remote(key, node["node_id"])):  # the hub knows the node before the trial runs there
+        stop.set()
     attempt.mkdir(parents=True, exist_ok=True)
     _watchdog(f"+{attempt}")
     watcher = threading.Thread(target=_watch_stop, args=(hub, key, stop, ended), daemon=True)
