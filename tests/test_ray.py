@@ -3,7 +3,6 @@ a study gives what the local executor gives; files come back from the nodes' own
 interrupt and a kill -9 leave no trial process on any node and resume re-runs the trials; a lost node
 costs nothing, or fails the trial with "node lost" past max_retries; and the core runs without Ray."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import ray_cluster
-from conftest import autotune_cmd, cli, report_of, run_autotune, write_task
+from conftest import autotune_cmd, cli, processes_with, report_of, run_autotune, write_task
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NODE_TRIAL = FIXTURES / "node_trial.py"
@@ -53,17 +52,7 @@ def run(directory: Path, task: dict, *flags, code: int = 0) -> tuple[Path, dict,
 
 def trial_processes(tmp_path) -> list[int]:
     """Trial processes of this test on every node (the nodes share this machine)."""
-    marker = f"TEST_MARK={tmp_path}\0".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    if marker in f.read():
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found
+    return processes_with(f"TEST_MARK={tmp_path}\0")
 
 
 def wait_for(condition, timeout: float = 60, what: str = "the condition"):

@@ -105,10 +105,7 @@ class ThreadHandle(TrialHandle):
         self._wakeup.set()
 
     def poll(self) -> list[dict]:
-        reports = []
-        while not self._reports.empty():
-            reports.append(self._reports.get())
-        return reports
+        return drain(self._reports)
 
     def done(self) -> bool:
         return not self._thread.is_alive()
@@ -119,3 +116,11 @@ class ThreadHandle(TrialHandle):
 
     def stop(self, grace: float | None = None) -> None:
         self._stop.set()
+
+
+def drain(reports: queue.SimpleQueue) -> list[dict]:
+    """What a handle's report queue holds now, in order: its poll()."""
+    taken = []
+    while not reports.empty():
+        taken.append(reports.get())
+    return taken

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import AutotuneError, InputError
 from ..storage import write_json
 from ..trial import TrialSpec, outcome
-from .base import Executor, TrialHandle, register
+from .base import Executor, TrialHandle, drain, register
 from .ray_hub import Hub
 from .ray_node import clean_node, run_on_node
 
@@ -331,10 +331,7 @@ class RayHandle(TrialHandle):
         self._done.set()
 
     def poll(self) -> list[dict]:
-        reports = []
-        while not self._reports.empty():
-            reports.append(self._reports.get())
-        return reports
+        return drain(self._reports)
 
     def done(self) -> bool:
         return self._done.is_set()
