@@ -16,7 +16,7 @@ test:
 	$(PYTHON) -m pip install -e '.[test,plot]' && bash tests/setup_browser.sh && bash tasks/workloads/setup_llama.sh && $(PYTHON) -m pytest -q
 
 bench:
-	$(PYTHON) -m pip install -q -e '.[bench]' && $(PYTHON) benchmarks/runner.py && $(PYTHON) benchmarks/strategies.py $(BENCH_ARGS) && $(PYTHON) benchmarks/multi_objective.py && $(PYTHON) benchmarks/early_stopping.py
+	$(PYTHON) -m pip install -q -e '.[bench,ray]' && $(PYTHON) benchmarks/runner.py && $(PYTHON) benchmarks/parallel.py && $(PYTHON) benchmarks/strategies.py $(BENCH_ARGS) && $(PYTHON) benchmarks/multi_objective.py && $(PYTHON) benchmarks/early_stopping.py
 
 clean:
 	rm -rf studies build *.egg-info .pytest_cache test-artifacts

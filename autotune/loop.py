@@ -76,7 +76,8 @@ def placement_for(study: Study, executor: Executor | None = None) -> Placement:
     parallel = study.state.get("parallel") or task.parallel
     if parallel is None:
         smallest = min_gpus(gpus, task)
-        parallel = max(1, pool.capacity(smallest)) if pool is not None and smallest else 1
+        fits = pool.capacity(smallest) if pool is not None and smallest else executor.capacity(smallest)
+        parallel = max(1, fits or 1)
     return Placement(executor, pool, gpus, parallel)
 
 
@@ -230,14 +231,16 @@ class StudyLoop:
     def _fields(self, running: Running, result: dict) -> dict:
         """The trial's record fields from the executor's result: scored, pruned or interrupted."""
         base = {"duration_s": result.get("duration_s"), "step": running.trial.get("step")}
+        if "gpus" in result:  # an executor that assigns devices itself (ray) says which at the end
+            base["gpus"] = result["gpus"]
         if running.interrupted:
             return {**base, "status": Status.INTERRUPTED, "error": "interrupted"}
         if running.pruned or result["status"] == "stopped":  # pruned even if it ended before the signal landed
             last = running.last_report or {}
             return {**base, "status": Status.PRUNED, "value": last.get("value"), "score": last.get("score"),
                     "metrics": last.get("values", {}), "error": f"stopped early at step {last.get('step')}"}
-        if result["status"] == "failed":
-            return {**base, "status": Status.FAILED, "error": result["error"]}
+        if result["status"] in ("failed", "infeasible"):
+            return {**base, "status": Status(result["status"]), "error": result["error"]}
         outcome = evaluate(result["runs"], self.task.objectives, self.task.slo, result.get("sources", ()))
         return {**base, "status": Status(outcome.status), "value": outcome.value, "score": outcome.score,
                 "metrics": outcome.metrics, "runs": outcome.runs, "error": outcome.error}

@@ -65,6 +65,20 @@ def trials_of(study) -> list[dict]:
     return report_of(study)["trials"]
 
 
+def processes_with(entry: str) -> list[int]:
+    """The processes whose environment holds `entry` (NAME=value), found through /proc."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if entry.encode() in f.read():
+                        found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
 def assert_one_line_error(result, code: int, *fragments: str) -> str:
     """The CLI exited `code` with one line on stderr holding every fragment, and no traceback."""
     stderr = result.stderr

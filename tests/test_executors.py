@@ -7,6 +7,7 @@ import pytest
 
 from autotune import EXECUTORS, create_executor, load_task
 from autotune.trial import TrialSpec
+import ray_cluster
 from conftest import write_task
 
 # The same trial for every executor: report `steps` progress points `pause` seconds apart, then a loss.
@@ -24,11 +25,19 @@ def task_for(name, tmp_path):
                                                 "pause": [0.0, 0.2, 30.0], "mode": ["ok", "fail"]},
             "objective": {"metric": "loss", "direction": "minimize"}, "kill_grace": 2,
             "command": [sys.executable, "-c", COMMAND, "{x}", "{steps}", "{pause}", "{mode}"]}
-    options = {"local": {}, "inline": {"function": "inline_trials:trial"}}[name]
+    options = {"local": {}, "inline": {"function": "inline_trials:trial"},
+               "ray": {"address": ray_cluster.address()} if name == "ray" else None}[name]
     fixtures = str(__import__("pathlib").Path(__file__).parent / "fixtures")
     base["executor"] = {"name": name, **options}
     base["workdir"] = fixtures
     return load_task(write_task(tmp_path, base))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ray_cluster():
+    """The Ray cluster the ray executor's runs use, started by the first of them, stopped at the end."""
+    yield
+    ray_cluster.stop()
 
 
 def run(executor, spec, stop_after=None, timeout=60):

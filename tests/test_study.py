@@ -8,7 +8,7 @@ import time
 import pytest
 
 from autotune.storage import read_journal
-from conftest import autotune_cmd, cli, fake_trial_task, report_of, run_autotune, trials_of, write_task
+from conftest import autotune_cmd, cli, fake_trial_task, processes_with, report_of, run_autotune, trials_of, write_task
 
 
 def start(tmp_path, task, *flags):
@@ -137,17 +137,7 @@ def slow_study(tmp_path, n=4):
 
 
 def trial_processes(study):
-    marker = f"AUTOTUNE_TRIAL_DIR={study.resolve()}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    if marker in f.read():
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found
+    return processes_with(f"AUTOTUNE_TRIAL_DIR={study.resolve()}")
 
 
 def test_a_second_process_cannot_own_the_study(tmp_path):

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import inline, local  # noqa: F401  (the built-in executors register themselves)
+from . import inline, local, ray  # noqa: F401  (the built-in executors register themselves)
 from .base import EXECUTORS, Executor, ThreadHandle, TrialHandle, register
 
 if TYPE_CHECKING:

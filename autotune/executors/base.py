@@ -36,7 +36,9 @@ class TrialHandle:
         raise NotImplementedError
 
     def result(self) -> dict:
-        """{"status": ok | failed | stopped, "runs": [[batch, ...] per measured run], "error", "duration_s"}."""
+        """{"status": ok | failed | stopped | infeasible, "runs": [[batch, ...] per measured run], "error",
+        "duration_s"}, and "gpus" (the devices) from executors that assign them; infeasible: no place can
+        hold the trial."""
         raise NotImplementedError
 
     def stop(self, grace: float | None = None) -> None:
@@ -65,6 +67,11 @@ class Executor:
 
     def submit(self, spec: TrialSpec) -> TrialHandle:
         raise NotImplementedError
+
+    def capacity(self, gpus: int) -> int | None:
+        """How many trials of `gpus` GPUs each fit at once where this executor places them (the default
+        `parallel` when it assigns devices itself), or None when the study's devices decide."""
+        return None
 
     def recover(self) -> None:
         """Stop whatever trial processes a runner killed earlier (kill -9) left behind."""
@@ -99,10 +106,7 @@ class ThreadHandle(TrialHandle):
         self._wakeup.set()
 
     def poll(self) -> list[dict]:
-        reports = []
-        while not self._reports.empty():
-            reports.append(self._reports.get())
-        return reports
+        return drain(self._reports)
 
     def done(self) -> bool:
         return not self._thread.is_alive()
@@ -113,3 +117,11 @@ class ThreadHandle(TrialHandle):
 
     def stop(self, grace: float | None = None) -> None:
         self._stop.set()
+
+
+def drain(reports: queue.SimpleQueue) -> list[dict]:
+    """What a handle's report queue holds now, in order: its poll()."""
+    taken = []
+    while not reports.empty():
+        taken.append(reports.get())
+    return taken
