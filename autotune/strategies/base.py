@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..space import Space
+from ..space import Categorical, Space
 
 STATUSES = ("completed", "failed", "infeasible", "pruned")
 RUNNING = "running"  # a history entry asked but not told yet: a trial still running when the state was taken
@@ -156,6 +156,21 @@ class Strategy:
         self._mark(index)
         return params
 
+    def _from_unit(self, row) -> dict:
+        """The configuration at unit coordinates (a categorical's by its share of [0, 1]), active ones only."""
+        return self.space.active({p.name: p.values[min(int(u * len(p.values)), len(p.values) - 1)]
+                                  if isinstance(p, Categorical) else p.from_unit(float(u))
+                                  for p, u in zip(self.space.params, row)})
+
+    def _unseen_or_random(self, params: dict) -> dict:
+        """`params`, noted as seen; or, when a finite space already saw it, a random unseen configuration."""
+        index = self.space.index_of(params)
+        if self._is_seen(index):
+            return self._random_proposal()
+        if index is not None:
+            self._mark(index)
+        return params
+
     def _unseen_at_random(self) -> int:
         """A uniformly random unseen index, by rank among the unseen, without listing the space."""
         rank = random_below(self.rng, self.space.size - len(self._seen))
@@ -164,6 +179,13 @@ class Strategy:
                 break
             rank += 1
         return rank
+
+
+def latin_hypercube(rng: np.random.Generator, n: int, dims: int) -> np.ndarray:
+    """n points in [0, 1]^dims, one in each of n strata along every dimension: a better spread than random
+    for the few trials a model starts from."""
+    shape = (n, dims)
+    return (np.argsort(rng.random(shape), axis=0) + rng.random(shape)) / n
 
 
 def random_below(rng: np.random.Generator, n: int) -> int:

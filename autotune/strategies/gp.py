@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..space import Categorical
-from .base import Strategy, register
+from .base import Strategy, latin_hypercube, register
 from .gp_model import GP, fit, log_expected_improvement
 
 BOX_CANDIDATES = 512      # uniform random points of the trust region per ask
@@ -136,16 +136,9 @@ class GPStrategy(Strategy):
             params = {p.name: p.values[0] if isinstance(p, Categorical) else p.from_unit(0.5)
                       for p in self.space.params}
         else:  # from its own generator, known again from the seed alone
-            rng, shape = np.random.default_rng([self.seed, n]), (n - 1, len(self.space.params))
-            unit = ((np.argsort(rng.random(shape), axis=0) + rng.random(shape)) / (n - 1))[k - 1]
-            params = {p.name: p.values[min(int(u * len(p.values)), len(p.values) - 1)] if isinstance(p, Categorical)
-                      else p.from_unit(float(u)) for p, u in zip(self.space.params, unit)}
-        index = self.space.index_of(params)
-        if self._is_seen(index):
-            return self._random_proposal()
-        if index is not None:
-            self._mark(index)
-        return params
+            rng = np.random.default_rng([self.seed, n])
+            params = self._from_unit(latin_hypercube(rng, n - 1, len(self.space.params))[k - 1])
+        return self._unseen_or_random(params)
 
     # -- model --------------------------------------------------------------------------------
     def training_data(self) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..pareto import greedy_subset, ranks, reference_point
 from ..space import Categorical
-from .base import Strategy, register
+from .base import Strategy, latin_hypercube, register
 
 PRIOR_WEIGHT = 1.0
 # Kernels 0.7 times as wide as Optuna's neighbour-gap rule: more exploitation near good points. Chosen on
@@ -114,21 +114,12 @@ class TPEStrategy(Strategy):
         few trials the model starts from. A configuration already seen falls back to random."""
         n = max(1, self.n_startup_trials)
         if self.design is None:  # from its own generator, so it is known again from the seed alone
-            rng, shape = np.random.default_rng([self.seed, n]), (n, len(self.space.params))
-            self.design = (np.argsort(rng.random(shape), axis=0) + rng.random(shape)) / n
+            self.design = latin_hypercube(np.random.default_rng([self.seed, n]), n, len(self.space.params))
         if self.startup_asked >= n:
             return self._random_proposal()
         row = self.design[self.startup_asked]
         self.startup_asked += 1
-        params = self.space.active({p.name: p.values[min(int(u * len(p.values)), len(p.values) - 1)]
-                                    if isinstance(p, Categorical) else p.from_unit(float(u))
-                                    for p, u in zip(self.space.params, row)})
-        index = self.space.index_of(params)
-        if self._is_seen(index):
-            return self._random_proposal()
-        if index is not None:
-            self._mark(index)
-        return params
+        return self._unseen_or_random(self._from_unit(row))
 
     # -- model ----------------------------------------------------------------------------------
     def _observe(self, params: dict, rank: tuple | None) -> None:
