@@ -4,9 +4,11 @@
 autotune's TPE without stopping and with its asha, hyperband and median schedulers runs through the
 real study loop (strategy, scheduler, journal, checkpoints) with the inline executor calling the same
 training function in this process; Optuna's TPE runs with its SuccessiveHalvingPruner, HyperbandPruner
-and MedianPruner on that function too. Every method gets the epochs that full evaluation spends on
-FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and only completed trials count
-for the best loss. Prints tables; asserts nothing. Needs the `bench` extra: pip install -e '.[bench]'.
+and MedianPruner on that function too, and, to tell the schedulers from the samplers, with autotune's
+schedulers deciding instead of Optuna's pruners. Every method gets the epochs that full evaluation
+spends on FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and only completed
+trials count for the best loss. Prints a table; asserts nothing. Needs the `bench` extra:
+pip install -e '.[bench]'.
 
     python benchmarks/early_stopping.py            # 10 seeds (about 10 minutes on 2 cores)
     python benchmarks/early_stopping.py --quick    # 2 seeds, a smoke run
@@ -44,7 +46,8 @@ SPACE = {
 }
 OURS = ("none", "asha", "hyperband", "median")
 OPTUNA = ("sha", "hyperband", "median")
-METHODS = [f"autotune-tpe+{s}" for s in OURS] + [f"optuna-tpe+{p}" for p in OPTUNA]
+METHODS = ([f"autotune-tpe+{s}" for s in OURS] + [f"optuna-tpe+{p}" for p in OPTUNA]
+           + [f"optuna-tpe+autotune-{s}" for s in OURS[1:]])
 
 
 class Stopped(Exception):
@@ -103,13 +106,25 @@ def run_autotune(scheduler: str, seed: int, budget: int) -> list[tuple[int, floa
 
 
 def run_optuna(pruner_name: str, seed: int, budget: int) -> list[tuple[int, float | None]]:
+    """Optuna's TPE with one of its pruners, or with an autotune scheduler ("autotune-asha") deciding."""
     import optuna
 
+    from autotune.schedulers import SCHEDULERS, create_scheduler
+
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    pruner = {"sha": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR),
-              "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=MAX_STEP,
-                                                                 reduction_factor=REDUCTION_FACTOR),
-              "median": lambda: optuna.pruners.MedianPruner()}[pruner_name]()
+    scheduler = None
+    if pruner_name.startswith("autotune-"):
+        name = pruner_name.removeprefix("autotune-")
+        options = {"min_step": 1, "max_step": MAX_STEP, "reduction_factor": REDUCTION_FACTOR}
+        scheduler = create_scheduler(name, {k: v for k, v in options.items() if k in SCHEDULERS[name].OPTIONS},
+                                     seed=seed)
+        pruner = optuna.pruners.NopPruner()
+    else:
+        pruner = {"sha": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1,
+                                                                       reduction_factor=REDUCTION_FACTOR),
+                  "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=MAX_STEP,
+                                                                     reduction_factor=REDUCTION_FACTOR),
+                  "median": lambda: optuna.pruners.MedianPruner()}[pruner_name]()
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
     trials = []
 
@@ -123,7 +138,11 @@ def run_optuna(pruner_name: str, seed: int, budget: int) -> list[tuple[int, floa
         def on_epoch(epoch, loss):
             spent[0] = epoch
             trial.report(loss, epoch)
-            if trial.should_prune():
+            if scheduler is not None:
+                stop = scheduler.on_report(trial.number, epoch, loss if math.isfinite(loss) else None) == "stop"
+            else:
+                stop = trial.should_prune()
+            if stop:
                 raise Stopped
 
         try:
@@ -131,6 +150,9 @@ def run_optuna(pruner_name: str, seed: int, budget: int) -> list[tuple[int, floa
         except Stopped:
             trials.append((spent[0], None))
             raise optuna.TrialPruned() from None
+        finally:
+            if scheduler is not None:
+                scheduler.on_finish(trial.number)
         trials.append((spent[0], loss if math.isfinite(loss) else None))
         if sum(epochs for epochs, _ in trials) >= budget:
             trial.study.stop()
@@ -142,8 +164,8 @@ def run_optuna(pruner_name: str, seed: int, budget: int) -> list[tuple[int, floa
 
 def one_run(job):
     method, seed, budget = job
-    owner, _, name = method.partition("+")
-    trials = (run_autotune if owner.startswith("autotune") else run_optuna)(name, seed, budget)
+    sampler, _, name = method.partition("+")
+    trials = (run_autotune if sampler.startswith("autotune") else run_optuna)(name, seed, budget)
     return method, seed, trials
 
 
@@ -176,24 +198,39 @@ def main() -> None:
 
     fractions = (1 / 27, 1 / 9, 1 / 3, 1)
     full = {s: best_at(runs[("autotune-tpe+none", s)], budget) for s in seeds}
-    print(f"Early stopping on the spiral MLP: best eval loss (mean over {len(seeds)} seeds, median in brackets) "
-          f"at a share of the {budget} epochs full evaluation spends on {FULL_TRIALS} trials of {MAX_STEP} epochs")
-    header = f"{'method':24s}" + "".join(f"{f'{f:.3g} ({round(f * budget)} ep)':>22s}" for f in fractions)
-    print(header + f"{'trials':>8s}{'pruned':>8s}{'≤ full at 1/3':>15s}")
+    print(f"#### Best eval loss at a share of the {budget} epochs that full evaluation spends on {FULL_TRIALS} "
+          f"trials of {MAX_STEP} epochs: mean over {len(seeds)} seeds (median), lower is better\n")
+    print("| method | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions)
+          + " | trials | stopped early | seeds at or below full evaluation at 1/3 |")
+    print("|---" * (len(fractions) + 4) + "|")
     for method in METHODS:
-        cells = ""
+        cells = []
         for f in fractions:
             values = [best_at(runs[(method, s)], f * budget) for s in seeds]
-            cells += f"{_mean(values):>12.4f} ({statistics.median(values):.4f})"
+            cells.append(f"{_mean(values):.4f} ({statistics.median(values):.4f})")
         trials = [runs[(method, s)] for s in seeds]
         n = statistics.mean(len(t) for t in trials)
-        pruned = statistics.mean(sum(1 for cost, _ in t if cost < MAX_STEP) for t in trials)
+        stopped = statistics.mean(sum(1 for cost, _ in t if cost < MAX_STEP) for t in trials)
         wins = sum(best_at(runs[(method, s)], budget / 3) <= full[s] for s in seeds)
-        print(f"{method:24s}{cells}{n:8.0f}{pruned:8.0f}{f'{wins}/{len(seeds)} seeds':>15s}")
-    print("\n'≤ full at 1/3': seeds where the method's best loss after a third of the epochs is at most the loss "
-          "full evaluation (autotune-tpe+none) reaches with all of them. 'pruned': trials that stopped before "
-          f"epoch {MAX_STEP} (pruned, or failed on a diverged loss). inf: no completed trial yet.")
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        print(f"| {method} | " + " | ".join(cells) + f" | {n:.0f} | {stopped:.0f} | {wins}/{len(seeds)} |")
+    print(f"\nFull evaluation (autotune-tpe+none) reaches {_mean(list(full.values())):.4f} with all {budget} epochs. "
+          f"'stopped early': trials that ended before epoch {MAX_STEP} (pruned, or failed on a diverged loss); "
+          "inf: no completed trial yet in some seed.\n")
+    print("#### At equal epochs: autotune's schedulers against Optuna's pruners (difference of the means; "
+          "seeds where autotune's is lower or equal)\n")
+    print("| autotune | optuna | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions[1:]) + " |")
+    print("|---" * (len(fractions) + 1) + "|")
+    for ours, theirs in (("asha", "sha"), ("hyperband", "hyperband"), ("median", "median")):
+        for sampler in ("autotune-tpe", "optuna-tpe"):
+            mine = f"{sampler}+{ours}" if sampler == "autotune-tpe" else f"optuna-tpe+autotune-{ours}"
+            cells = []
+            for f in fractions[1:]:
+                a = [best_at(runs[(mine, s)], f * budget) for s in seeds]
+                b = [best_at(runs[(f"optuna-tpe+{theirs}", s)], f * budget) for s in seeds]
+                wins = sum(x <= y for x, y in zip(a, b))
+                cells.append(f"{_mean(a) - _mean(b):+.4f}, {wins}/{len(seeds)}")
+            print(f"| {mine} | optuna-tpe+{theirs} | " + " | ".join(cells) + " |")
+    print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, numpy {np.__version__}, optuna {importlib.metadata.version('optuna')}; "
           f"{args.processes} processes.")
 

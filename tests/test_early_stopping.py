@@ -139,21 +139,26 @@ def test_resume_after_an_interrupt_drops_the_interrupted_attempts_reports(tmp_pa
 
 # -- strategies ---------------------------------------------------------------------------------------------
 def proposals_after(told):
-    """What tpe proposes for x once told these (x, score, status, step): the good group is one trial."""
-    strategy = create_strategy({"name": "tpe", "seed": 0, "n_startup_trials": 1, "gamma": 0.01},
+    """What tpe proposes for x once told these (x, score, status, step), in this order."""
+    strategy = create_strategy({"name": "tpe", "seed": 0, "n_startup_trials": 1, "gamma": 0.2},
                                Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0}}))
     for x, score, status, step in told:
         strategy.tell({"x": x}, score, status, step=step)
     return [strategy.ask()["x"] for _ in range(8)]
 
 
+LOW, HIGH = [0.025 * i for i in range(20)], [0.86, 0.88, 0.9, 0.92, 0.94]
+
+
 @pytest.mark.parametrize("told", [
-    [(0.05 + 0.05 * i, 0.01, "pruned", 3) for i in range(8)] + [(0.9, 10.0, "completed", None)],
-    [(0.05 + 0.05 * i, 0.01, "pruned", 1) for i in range(8)] + [(0.9, 10.0, "pruned", 9)],
-    [(0.05 + 0.05 * i, 5.0, "pruned", 3) for i in range(8)] + [(0.9, 0.01, "pruned", 3)],
+    [(x, 0.01, "pruned", 3) for x in LOW] + [(x, 10.0, "completed", None) for x in HIGH],
+    [(x, 0.01, "pruned", 1) for x in LOW] + [(x, 10.0, "pruned", 9) for x in HIGH],
+    [(x, 5.0, "pruned", 3) for x in LOW] + [(x, 0.01, "pruned", 3) for x in HIGH],
 ], ids=["completed-above-pruned", "later-step-above-earlier", "same-step-by-score"])
 def test_tpe_ranks_pruned_below_completed_and_later_steps_above_earlier(told):
-    """The best-ranked trial (told last, so age cannot explain it) sits at x = 0.9; the others below 0.45."""
+    """The five best-ranked trials (told last, so age cannot explain it) sit near x = 0.9, twenty others below
+    0.5: tpe's good group is those five, so it proposes near them. Ranking every pruned trial the worst
+    would make the good group the five oldest, near x = 0."""
     xs = proposals_after(told)
     assert sum(x > 0.6 for x in xs) >= 6, xs
 
