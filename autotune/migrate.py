@@ -34,7 +34,7 @@ def migrate(directory: Path, state: dict, write: bool) -> tuple[dict, list[dict]
         try:
             for event in events:
                 journal.append(event)
-            state["journal_bytes"] = journal.sync()
+            state["journal_bytes"] = journal.commit(state)
         finally:
             journal.close()
         write_checkpoint(directory, state)
@@ -55,6 +55,6 @@ def from_format_1(old: dict) -> tuple[dict, list[dict]]:
     for finalist in old.get("finalists", []):
         events.append({"event": "finalist", **finalist})
     state = {k: v for k, v in old.items() if k not in ("trials", "finalists")}
-    state.update(format_version=FORMAT_VERSION, placement={}, stop_reason=None, waiting=None, journal_bytes=0,
+    state.update(format_version=FORMAT_VERSION, placement={}, stop_reason=None, waiting=None,
                  scheduler={"name": "none", "seed": 0, "options": {}})
     return state, events

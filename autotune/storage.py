@@ -1,9 +1,13 @@
-"""A study on disk: the journal (append-only JSON lines), the checkpoint (a small snapshot replaced
-atomically) and the lock that gives one process the study.
+"""A study on disk: the journal (append-only JSON lines), the checkpoint (a small snapshot) and the lock
+that gives one process the study.
 
-The checkpoint says how many bytes of the journal it covers; that is the commit point. Events past it
-were written by a run killed before its next checkpoint: a resume drops them (the trial is asked or run
-again), a report still shows them. A torn last line is such an event; damage anywhere else is an error.
+The commit point is in the journal itself: after each trial the study appends a `checkpoint` event
+holding the small state (budget, status, the strategy's and scheduler's random generators and counters)
+and makes the journal durable with one fsync. checkpoint.json is then replaced atomically with the same
+state, for people and tools to read; a damaged one is rebuilt from the journal. Events past the last
+`checkpoint` were written by a run killed before its next commit: a resume drops them (the trial is asked
+or run again), a report still shows them. A torn last line is such an event; damage before the commit
+point is an error that names the file and line.
 """
 from __future__ import annotations
 
@@ -12,15 +16,17 @@ import fcntl
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import AutotuneError, InputError
 
 CHECKPOINT = "checkpoint.json"
-PREVIOUS = "checkpoint.prev.json"
 JOURNAL = "trials.jsonl"
 LOCK = ".lock"
+COMMIT = "checkpoint"
+COMMIT_PREFIX = b'{"event": "checkpoint"'  # how dumps() starts a commit line
 
 
 def json_safe(value: Any) -> Any:
@@ -49,18 +55,16 @@ def write_json(path: Path, value: Any) -> None:
         raise AutotuneError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Write to a temporary file, fsync, rename over `path`: all or nothing. The directory is not fsynced
-    after the rename (a millisecond per trial): if the machine itself goes down before the rename reaches
-    the disk, the previous checkpoint is found, which the journal's commit point makes a consistent,
-    slightly earlier study (the last trial runs again)."""
+def write_json_atomic(path: Path, value: Any, durable: bool = True) -> None:
+    """Write to a temporary file (fsynced when `durable`) and rename it over `path`: all or nothing."""
     data = (dumps(value, indent=1) + "\n").encode()
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -79,18 +83,9 @@ def write_all(fd: int, data: bytes) -> None:
 
 
 def write_checkpoint(study_dir: Path, state: Any) -> None:
-    """Replace the checkpoint atomically, keeping the one it replaces as checkpoint.prev.json (a hard
-    link, so nothing is copied and checkpoint.json exists at every moment)."""
-    path = study_dir / CHECKPOINT
-    if path.exists():
-        link = study_dir / f".{PREVIOUS}.tmp"
-        try:
-            link.unlink(missing_ok=True)
-            os.link(path, link)
-            os.replace(link, study_dir / PREVIOUS)
-        except OSError as e:
-            raise AutotuneError(f"cannot keep a copy of {path}: {e.strerror or e}") from None
-    write_json_atomic(path, state)
+    """Replace checkpoint.json atomically with the state the journal just committed. Not fsynced: the
+    journal is the durable copy, and a checkpoint.json lost to a crash is rebuilt from it."""
+    write_json_atomic(study_dir / CHECKPOINT, state, durable=False)
 
 
 def read_checkpoint(study_dir: Path) -> dict:
@@ -104,11 +99,7 @@ def read_checkpoint(study_dir: Path) -> dict:
     except FileNotFoundError:
         raise InputError(f"{study_dir}: not a study (no {CHECKPOINT}); start one with `autotune run TASK`") from None
     except (ValueError, UnicodeDecodeError) as e:
-        hint = ""
-        if _readable_json(study_dir / PREVIOUS):
-            hint = (f"; the previous good one is kept: `cp {study_dir / PREVIOUS} {path}` resumes from one "
-                    "step earlier (the trials after it are re-run)")
-        raise InputError(f"{path}: corrupted checkpoint ({e}){hint or '; it cannot be resumed as it is'}") from None
+        raise DamagedCheckpoint(f"{path}: corrupted checkpoint ({e}) and no journal to rebuild it from") from None
     if not isinstance(state, dict) or "format_version" not in state:
         raise InputError(f"{path}: not an autotune checkpoint")
     return state
@@ -122,16 +113,13 @@ def _not_a_directory(path: Path) -> str:
     return f"{path}: no such study directory"
 
 
-def _readable_json(path: Path) -> bool:
-    try:
-        return isinstance(json.loads(path.read_text()), dict)
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
+class DamagedCheckpoint(InputError):
+    """checkpoint.json is not JSON; a study whose journal holds a commit rebuilds it from there."""
 
 
 class Journal:
-    """DIR/trials.jsonl: one JSON line per event. Appends are buffered by the kernel and made durable by
-    `sync`, which the study calls just before each checkpoint: one fsync per trial, not per event."""
+    """DIR/trials.jsonl: one JSON line per event. Appends go to the kernel at once (a killed process loses
+    none) and become durable at each commit: one fsync per trial, not per event."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -153,8 +141,9 @@ class Journal:
         except OSError as e:
             raise AutotuneError(f"cannot append to {self.path}: {e.strerror or e}") from None
 
-    def sync(self) -> int:
-        """Make every appended event durable; return the journal's size, the checkpoint's commit point."""
+    def commit(self, state: Any) -> int:
+        """Append the state as the commit point and make the journal durable; return its size."""
+        self.append({"event": COMMIT, "state": state})
         try:
             os.fsync(self.fd)
             return os.fstat(self.fd).st_size
@@ -167,11 +156,20 @@ class Journal:
             self.fd = None
 
 
-def read_journal(path: Path, committed: int | None = None) -> list[dict]:
-    """The events in the journal's first `committed` bytes (all of it when None).
+@dataclass
+class JournalContents:
+    events: list            # every event but the commits, in order
+    state: dict | None      # the last commit's state; None when the journal holds none (format 1)
+    committed: int          # bytes up to and with the last commit's line
 
-    Within the committed part every line must be a JSON object: damage there is an error naming the file
-    and line. Past it (or in the last line when all is read), a torn or garbage line is a write cut short.
+
+def read_journal(path: Path, committed_only: bool = False) -> JournalContents:
+    """The journal's events and its last commit. With `committed_only` (a resume) the events after the last
+    commit are left out; otherwise (a report) they are kept, a torn last line skipped.
+
+    Every line up to the last commit must be a JSON object: damage there is an error naming the file and
+    line. Commit lines before the last one are only looked at, not parsed: opening a long study reads each
+    of its trials once.
     """
     try:
         data = path.read_bytes()
@@ -179,26 +177,28 @@ def read_journal(path: Path, committed: int | None = None) -> list[dict]:
         data = b""
     except OSError as e:
         raise InputError(f"{path}: cannot be read: {e.strerror or e}") from None
-    if committed is not None:
-        if len(data) < committed:
-            raise InputError(f"{path}: shorter ({len(data)} bytes) than the checkpoint says it was "
-                             f"({committed} bytes): it was truncated or replaced, so the study cannot be opened")
-        data = data[:committed]
     lines = data.split(b"\n")
-    events = []
+    last = max((i for i, line in enumerate(lines) if line.startswith(COMMIT_PREFIX)), default=-1)
+    events, state, offset, committed = [], None, 0, 0
     for number, line in enumerate(lines, 1):
-        if not line.strip():
+        offset += len(line) + 1
+        if not line.strip() or (number - 1 < last and line.startswith(COMMIT_PREFIX)):
             continue
         try:
             event = json.loads(line)
             if not isinstance(event, dict) or "event" not in event:
                 raise ValueError("not an event")
         except (ValueError, UnicodeDecodeError) as e:
-            if committed is None and number == len(lines):
-                break  # the last line, still being written or torn by a kill
+            if number - 1 > last:
+                break  # past the commit point: a write cut short by a kill
             raise InputError(f"{path}: line {number} is damaged ({e}); the study cannot be read past it") from None
-        events.append(event)
-    return events
+        if number - 1 == last:
+            state, committed = event["state"], offset
+            if committed_only:
+                break
+        else:
+            events.append(event)
+    return JournalContents(events, state, committed)
 
 
 class StudyLock:

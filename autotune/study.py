@@ -21,7 +21,8 @@ from .errors import InputError
 from .migrate import FORMAT_VERSION, migrate
 from .records import FINAL, Status, StudyStatus, Trials, new_trial
 from .schedulers import create_scheduler, restore_scheduler
-from .storage import CHECKPOINT, JOURNAL, LOCK, Journal, StudyLock, read_checkpoint, read_journal, write_checkpoint
+from .storage import (CHECKPOINT, JOURNAL, LOCK, DamagedCheckpoint, Journal, StudyLock, read_checkpoint, read_journal,
+                      write_checkpoint)
 from .strategies import create_strategy, restore_strategy
 from .task import Task, load_task
 
@@ -117,7 +118,7 @@ class Study:
                 "budget": budget, "parallel": parallel, "placement": dict(placement or {}),
                 "status": StudyStatus.RUNNING, "stop_reason": None, "next_trial_id": 0, "waiting": None,
                 "elapsed_s": 0.0, "created_at": now_iso(), "updated_at": now_iso(),
-                "strategy": strategy.state(), "scheduler": scheduler.state(), "journal_bytes": 0,
+                "strategy": strategy.state(), "scheduler": scheduler.state(),
             }
             study = cls(directory, task, state, [], lock, Journal(directory / JOURNAL).open(0))
             study.commit()
@@ -131,18 +132,16 @@ class Study:
         """An existing study, locked for this process, its journal cut back to what the checkpoint covers;
         refuses one whose task.yaml changed unless forced."""
         directory = Path(study_dir).resolve()
-        read_checkpoint(directory)  # a clear error for a directory that is not a study, before locking
+        stored_state(directory)  # a clear error for a directory that is not a study, before locking
         lock = StudyLock(directory).acquire()
         try:
-            state, events = migrate(directory, read_checkpoint(directory), write=True)
+            state, events = stored_state(directory, write=True)
             text = _task_text(directory)
             if hashlib.sha256(text).hexdigest() != state["task_sha256"]:
                 if not force:
                     raise InputError(f"{directory / TASK_COPY}: changed since the study began (sha256 differs); "
                                      "restore it, or pass --force to continue with the file as it is now")
                 state["task_sha256"] = hashlib.sha256(text).hexdigest()
-            if events is None:
-                events = read_journal(directory / JOURNAL, state["journal_bytes"])
             task = load_task(directory / TASK_COPY, workdir=state["workdir"])
             journal = Journal(directory / JOURNAL).open(state["journal_bytes"])
             return cls(directory, task, state, events, lock, journal)
@@ -154,9 +153,7 @@ class Study:
     def load(cls, study_dir: str | Path) -> "Study":
         """A read-only view for reports: the whole journal as it is now (a running study included)."""
         directory = Path(study_dir).resolve()
-        state, events = migrate(directory, read_checkpoint(directory), write=False)
-        if events is None:
-            events = read_journal(directory / JOURNAL)
+        state, events = stored_state(directory)
         if state["status"] == StudyStatus.RUNNING and not _owned(directory):
             state["status"] = StudyStatus.INTERRUPTED  # its runner died without saying so (kill -9, a full disk)
         task = load_task(directory / TASK_COPY, workdir=state["workdir"]) if (directory / TASK_COPY).exists() else None
@@ -316,18 +313,41 @@ class Study:
         return self.answer() is not None or bool(self.front())
 
     def commit(self) -> None:
-        """Make the journal durable, then replace the checkpoint that points into it."""
-        self.state["journal_bytes"] = self.journal.sync()
+        """Append the state to the journal as its commit point and make it durable; then checkpoint.json."""
         self.state["strategy"] = self.strategy.state()
         self.state["scheduler"] = self.scheduler.state()
         self.state["elapsed_s"] = round(self.elapsed, 3)
         self.state["updated_at"] = now_iso()
+        self.state.pop("journal_bytes", None)  # the commit's own position says it
+        self.state["journal_bytes"] = self.journal.commit(self.state)
         write_checkpoint(self.dir, self.state)
 
 
 def _found(trial: Mapping[str, Any]) -> dict:
     return {"trial_id": trial["id"], "params": trial["params"], "value": trial["value"], "score": trial["score"],
             "metrics": trial["metrics"], "runs": trial["runs"], "remeasured": False}
+
+
+def stored_state(directory: Path, write: bool = False) -> tuple[dict, list[dict]]:
+    """The study's state and events: the journal's last commit and the events before it (with `write`, a
+    resume) or all of them (a report). checkpoint.json must exist (it makes a directory a study), but a
+    damaged one is rebuilt from the journal; a format 1 study is migrated (with `write`) or read as it is."""
+    try:
+        checkpoint = read_checkpoint(directory)
+    except DamagedCheckpoint:
+        checkpoint = None
+    if checkpoint is not None and checkpoint.get("format_version") != FORMAT_VERSION:
+        return migrate(directory, checkpoint, write)
+    contents = read_journal(directory / JOURNAL, committed_only=write)
+    if contents.state is None:
+        read_checkpoint(directory)  # says what is wrong with checkpoint.json
+        raise InputError(f"{directory / JOURNAL}: holds no commit, so the study cannot be read")
+    state = {**contents.state, "journal_bytes": contents.committed}
+    if write:
+        Journal(directory / JOURNAL).open(contents.committed).close()  # drop the uncommitted tail
+        if checkpoint != state:
+            write_checkpoint(directory, state)
+    return state, contents.events
 
 
 def history_entry(trial: Mapping[str, Any]) -> dict:

@@ -162,7 +162,7 @@ def test_an_interrupted_finalist_is_measured_again_on_resume(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(e["event"] == "finalist_run"
-                                                  for e in read_journal(study / "trials.jsonl")):
+                                                  for e in read_journal(study / "trials.jsonl").events):
         time.sleep(0.02)
     proc.kill()
     proc.wait()

@@ -22,7 +22,7 @@ def checkpoint(study):
 
 
 def read_jsonl(path):
-    return read_journal(path)
+    return read_journal(path).events
 
 
 def test_study_directory_layout_and_checkpoint(tmp_path):
