@@ -6,6 +6,7 @@ state and trials) and never change it.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -46,13 +47,16 @@ def describe_result(study: Any, trial: dict) -> str:
 
 
 def describe_best(study: Any) -> str:
-    best = study.trials.best
-    if study.task.several and study.trials.front:
-        ids = [t["id"] for t in study.trials.front]
+    """What the study has found so far: once finalists have decided, their re-measured answer."""
+    front = study.front()
+    if front:
+        ids = [t["trial_id"] for t in front]
         return f"Pareto front {len(ids)} trials ({', '.join(map(str, ids[:8]))}{', ...' if len(ids) > 8 else ''})"
-    if best is None:
+    answer = None if study.task.several else study.answer()
+    if answer is None:
         return "no feasible trial yet" if study.status == "running" else "no feasible trial"
-    return f"best trial {best['id']}: {study.task.objective.metric} {format_number(best['value'])}"
+    remeasured = ", re-measured" if answer.get("remeasured") else ""
+    return f"best trial {answer['trial_id']}: {study.task.objective.metric} {format_number(answer['value'])}{remeasured}"
 
 
 def trials_done(study: Any) -> int:
@@ -84,8 +88,11 @@ class Listener:
 class Reporter(Listener):
     """Plain, line-per-event output: no control characters, safe for CI logs."""
 
+    REPORT_EVERY = 30.0  # seconds between a trial's progress lines: an 81-epoch trial is one line, not 81
+
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
+        self.last_report: dict[int, float] = {}
 
     def message(self, text: str) -> None:
         print(f"autotune: {text}", file=self.stream, flush=True)
@@ -99,10 +106,15 @@ class Reporter(Listener):
         self.message(f"trial {trial['id']} started{gpus}: {format_params(trial['params'])}")
 
     def trial_reported(self, study: Any, trial: dict) -> None:
+        now = time.monotonic()
+        if now - self.last_report.get(trial["id"], -self.REPORT_EVERY) < self.REPORT_EVERY:
+            return
+        self.last_report[trial["id"]] = now
         value = trial["curve"][-1][1] if trial.get("curve") else None
         self.message(f"trial {trial['id']} step {trial['step']}: {study.task.objective.metric} {format_number(value)}")
 
     def trial_finished(self, study: Any, trial: dict) -> None:
+        self.last_report.pop(trial["id"], None)
         self.message(f"{describe_result(study, trial)}; {describe_best(study)}")
 
     def study_finished(self, study: Any) -> None:

@@ -265,7 +265,13 @@ def render_csv(report: dict) -> str:
 
 
 def render_json(report: dict) -> str:
-    return dumps(report, indent=2) + "\n"
+    """Indented, with one line per trial and finalist: as readable, and written by json's C encoder
+    (`indent=` makes json fall back to its pure-Python one: a second for 10,000 trials)."""
+    def member(value: Any) -> str:
+        if isinstance(value, list) and value:
+            return "[\n" + ",\n".join(f"    {dumps(item)}" for item in value) + "\n  ]"
+        return dumps(value, indent=2).replace("\n", "\n  ")
+    return "{\n" + ",\n".join(f"  {json.dumps(key)}: {member(value)}" for key, value in report.items()) + "\n}\n"
 
 
 RENDERERS = {"table": render_table, "json": render_json, "markdown": render_markdown, "csv": render_csv,

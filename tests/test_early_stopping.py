@@ -4,6 +4,7 @@ report shows, and kill -9 then resume giving the same stop decisions as a run ne
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -208,6 +209,9 @@ def test_a_stopped_process_gets_sigterm_then_sigkill_and_keeps_its_files(tmp_pat
     assert [(t["status"], t["step"]) for t in report["trials"]] == [
         ("completed", 9), ("completed", 9), ("pruned", 1), ("pruned", 1)]
     assert report["best"]["trial_id"] == 0
+    # The plain log (CI) gives a trial's first step, then at most a line per 30 s: not one per step.
+    progress = re.findall(r"^autotune: trial (\d+) step (\d+): loss", result.stderr, re.MULTILINE)
+    assert sorted(progress) == [("0", "1"), ("1", "1"), ("2", "1"), ("3", "1")]
     polite, stubborn = (study / "trials" / f"{i:04d}" for i in (2, 3))
     assert (polite / "terminated").read_text() == "SIGTERM\n"  # SIGTERM reached it, and its files stay
     assert not (stubborn / "terminated").exists()  # it ignored SIGTERM: SIGKILL ended it, not its timeout
