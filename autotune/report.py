@@ -194,6 +194,9 @@ def _headline(report: dict) -> list[str]:
         both = " (both re-measured)" if best.get("remeasured") and baseline.get("remeasured") else ""
         lines.append(f"Best vs baseline (trial {baseline['trial_id']}): {change:+.1f}% {_name(goal_list[0])}{both}; "
                      f"baseline {_measured(baseline['value'], baseline.get('runs'), goal_list[0])}")
+    elif best and baseline and best["trial_id"] == baseline["trial_id"]:
+        lines.append(f"Best vs baseline (trial {baseline['trial_id']}): the baseline is the best found; "
+                     "no configuration tried beat it")
     elif "front" in report and baseline and baseline["value"] is not None:
         how = ", re-measured" if baseline.get("remeasured") else ""
         lines.append(f"Baseline: trial {baseline['trial_id']}, {_values(baseline, goal_list)}{how}")

@@ -65,6 +65,12 @@ def test_baseline_runs_first_and_is_compared(tmp_path):
     assert "Best vs baseline (trial 0): -100.0% loss" in report(study, "markdown")
 
 
+def test_a_baseline_nothing_beat_is_said_to_be_the_best(tmp_path):
+    study, _ = run(tmp_path, counting_task(baseline={"x": 0.0}))
+    assert report(study)["best"]["trial_id"] == 0
+    assert "Best vs baseline (trial 0): the baseline is the best found" in report(study, "markdown")
+
+
 def test_baseline_with_tpe(tmp_path):
     task = counting_task(baseline={"x": 0.5}, strategy={"name": "tpe", "seed": 1, "n_startup_trials": 2},
                          budget={"max_trials": 4})

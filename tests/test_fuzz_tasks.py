@@ -73,7 +73,7 @@ in_ci = seed(20261122) if os.environ.get("CI") else (lambda test: test)
 
 
 @in_ci
-@settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(mutated_tasks(), st.sampled_from([".yaml", ".json"]))
 def test_mutated_valid_tasks(task, suffix):
     text = json.dumps(task, allow_nan=True) if suffix == ".json" else yaml.safe_dump(task, allow_unicode=True)

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import autotune_cmd, fake_trial_task, report_of, write_task
 
-KILLS = 15
+KILLS = 10
 CHECKPOINT_KILLS = 3
 TRIALS = 20
 SLOW = {**os.environ, "FAKE_SLEEP": "0.15"}  # trials long enough for kills to land in every phase
