@@ -4,13 +4,14 @@ best; this runs the same study with the local executor and with the ray executor
 against K/d. Asserts nothing (the goals, >= 0.9 local and >= 0.8 Ray, are read off the table). Needs the
 `ray` extra: pip install -e '.[ray]'.
 
-    python benchmarks/parallel.py                      # 48 trials of 2 s on 6 slots
-    python benchmarks/parallel.py --trials 12 --duration 1
+    python benchmarks/parallel.py                      # 48 trials of 5 s on 6 slots
+    python benchmarks/parallel.py --duration 2         # shorter trials: Ray's worker start-up weighs more
 
 Three rates per executor, each also as a fraction of K/d: "run" counts from starting `autotune` to its
 exit; "trials" from the first trial's start to the last one's end (with Ray that includes starting the
-job's worker processes for the first trials: each imports Ray and autotune); "steady" is K over the
-mean time a slot takes per trial after the first K (what the runner sustains once it is going).
+job's worker processes for the first trials: each imports Ray and autotune, a few seconds in all on two
+cores); "steady" is K over the mean time a slot takes per trial after the first K (what the runner
+sustains once it is going). The default d of 5 s is still far shorter than a serving trial (minutes).
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def run(directory: Path, spec: dict, *flags: str) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=48, help="N")
-    parser.add_argument("--duration", type=float, default=2.0, help="d, seconds")
+    parser.add_argument("--duration", type=float, default=5.0, help="d, seconds")
     parser.add_argument("--slots", type=int, default=6, help="K (a multiple of 3: the Ray cluster has 3 nodes)")
     args = parser.parse_args()
     n, d, k = args.trials, args.duration, args.slots
