@@ -10,7 +10,7 @@ spends on FULL_TRIALS trials; a trial costs the epochs it reported (its `step`),
 trials count for the best loss. Prints a table; asserts nothing. Needs the `bench` extra:
 pip install -e '.[bench]'.
 
-    python benchmarks/early_stopping.py            # 10 seeds (about 10 minutes on 2 cores)
+    python benchmarks/early_stopping.py            # 10 seeds (about 30 minutes on 2 shared cores)
     python benchmarks/early_stopping.py --quick    # 2 seeds, a smoke run
 """
 from __future__ import annotations
