@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .executors import EXECUTORS
 from .migrate import FORMAT_VERSION, migrate
 from .records import FINAL, Status, StudyStatus, Trials, new_trial
 from .schedulers import create_scheduler, restore_scheduler
@@ -88,6 +89,7 @@ class Study:
         """A new study directory holding the task and a first checkpoint, before any trial starts.
         `placement`: the CLI's executor, executor options and devices, kept for resume."""
         task = load_task(task_path, check_programs=(placement or {}).get("executor") in (None, "local"))
+        EXECUTORS[(placement or {}).get("executor") or task.executor.name].check_installed()
         directory = Path(study_dir) if study_dir else default_study_dir(task.name)
         if (directory / CHECKPOINT).exists():
             raise InputError(f"{directory}: already holds a study; continue it with `autotune resume {directory}`")

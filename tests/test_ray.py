@@ -82,6 +82,7 @@ def test_without_ray_the_core_runs_and_asking_for_ray_is_one_line_naming_the_ext
                             "--executor", "ray"], capture_output=True, text=True, timeout=60)
     assert asked.returncode == 2 and "Traceback" not in asked.stderr
     assert len(asked.stderr.strip().splitlines()) == 1 and "pip install 'autotune[ray]'" in asked.stderr, asked.stderr
+    assert not (tmp_path / "ray").exists()  # refused before a study directory was made
 
 
 def test_a_cluster_that_does_not_answer_is_one_line(tmp_path):

@@ -6,12 +6,14 @@ Executors know nothing of strategies or scores.
 """
 from __future__ import annotations
 
+import importlib.util
 import queue
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..errors import InputError
 from ..trial import TrialSpec, outcome
 
 if TYPE_CHECKING:
@@ -52,6 +54,13 @@ class Executor:
     runs_commands: ClassVar[bool] = True     # whether a task for it needs `command`
     assigns_devices: ClassVar[bool] = False  # True: it places GPUs itself (Ray), not the study's slot pool
     runs_here: ClassVar[bool] = True         # trials run on this machine, so their programs must exist here
+    extra: ClassVar[str | None] = None       # the optional extra (and module) it needs: checked before a study starts
+
+    @classmethod
+    def check_installed(cls) -> None:
+        """Refuse before a study directory exists, not after, when the executor's extra is missing."""
+        if cls.extra and importlib.util.find_spec(cls.extra) is None:
+            raise InputError(f"the {cls.name} executor needs the {cls.extra!r} package: pip install 'autotune[{cls.extra}]'")
 
     def __init__(self, task: "Task", study_dir: Path, **options: Any):
         self.task = task

@@ -41,6 +41,7 @@ class RayExecutor(Executor):
     name = "ray"
     OPTIONS = ("address", "max_retries")
     assigns_devices = True
+    extra = "ray"
 
     def __init__(self, task, study_dir: Path, address: str = ADDRESS, max_retries: int = MAX_RETRIES, **options: Any):
         super().__init__(task, study_dir, **options)
