@@ -183,7 +183,7 @@ def finish(study: Study, resumed: bool = False) -> None:
     if outcome.launched == 0 and was_completed:
         reporter.message("nothing left to run: the budget is spent or every configuration was tried "
                          "(raise --max-trials or --max-time to continue)")
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(exit_code(outcome, study))
     for line in closing_lines(outcome, study):
         reporter.message(line)
     raise typer.Exit(exit_code(outcome, study))

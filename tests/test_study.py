@@ -219,3 +219,12 @@ def test_the_end_of_a_run_gives_the_answer_and_the_next_commands(tmp_path):
     failed, _ = start(tmp_path / "f", fake_trial_task(parameters={"mode": ["exit3"]}))
     end = failed.stderr.strip().splitlines()[-2:]
     assert "no feasible trial" in end[1] and end[0].endswith("no feasible trial")  # finished: not "yet"
+
+
+def test_a_study_without_a_feasible_trial_exits_1_when_run_and_when_resumed(tmp_path):
+    path = write_task(tmp_path, fake_trial_task(parameters={"mode": ["exit3"]}))
+    study = tmp_path / "s"
+    first = cli("run", path, "--study-dir", study)
+    assert first.exit_code == 1 and "no feasible trial" in first.stderr, first.stderr
+    again = cli("resume", study)
+    assert again.exit_code == 1 and "nothing left to run" in again.stderr, again.stderr

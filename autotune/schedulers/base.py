@@ -26,8 +26,8 @@ class Decision(str, Enum):
 
 class Scheduler:
     name: ClassVar[str]
-    # The task options it accepts (`early_stopping.<option>`). `metric` is the study loop's business (it
-    # scores the reports); it is never passed to the constructor, which sees only the other options.
+    # The task options it accepts (`early_stopping.<option>`) besides `metric`, which every scheduler takes:
+    # it is the study loop's business (it scores the reports) and never reaches the constructor.
     OPTIONS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, seed: int = 0, **options: Any):

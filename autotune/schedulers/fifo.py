@@ -7,5 +7,6 @@ from .base import Scheduler, register
 @register
 class FIFOScheduler(Scheduler):
     name = "none"
-    # max_step only fills the {max_step} placeholder: the same task runs with or without stopping by its name.
-    OPTIONS = ("max_step",)
+    # It takes the other schedulers' options and ignores them (max_step still fills the {max_step}
+    # placeholder), so the same task runs with or without stopping by its name alone.
+    OPTIONS = ("min_step", "max_step", "reduction_factor")

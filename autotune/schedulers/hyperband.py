@@ -21,7 +21,7 @@ from .fifo import FIFOScheduler
 @register
 class HyperbandScheduler(Scheduler):
     name = "hyperband"
-    OPTIONS = ("min_step", "max_step", "reduction_factor", "metric")
+    OPTIONS = ("min_step", "max_step", "reduction_factor")
 
     def __init__(self, seed: int = 0, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
         super().__init__(seed, min_step=min_step, max_step=max_step, reduction_factor=reduction_factor)

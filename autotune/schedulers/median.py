@@ -30,7 +30,7 @@ class Curve:
 @register
 class MedianScheduler(Scheduler):
     name = "median"
-    OPTIONS = ("min_step", "max_step", "metric")  # max_step: only the {max_step} placeholder's value
+    OPTIONS = ("min_step", "max_step")  # max_step: only the {max_step} placeholder's value
 
     def __init__(self, seed: int = 0, min_step: int = 1, max_step: int | None = None):
         super().__init__(seed, min_step=min_step, max_step=max_step)

@@ -175,8 +175,9 @@ def _executor(spec: Any) -> ExecutorSpec:
 
 
 def _early_stopping(spec: Any, objective: Objective) -> EarlyStopping:
+    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+    metric = spec.pop("metric", None)  # every scheduler takes it: the study loop scores the reports by it
     name, options = _named(spec, "none", SCHEDULERS, "early_stopping")
-    metric = options.pop("metric", None)
     problem = SCHEDULERS[name].check_options(options)
     if problem:
         raise SpecError("early_stopping", problem)
