@@ -183,9 +183,9 @@ def finish(study: Study, resumed: bool = False) -> None:
     if outcome.launched == 0 and was_completed:
         reporter.message("nothing left to run: the budget is spent or every configuration was tried "
                          "(raise --max-trials or --max-time to continue)")
-        raise typer.Exit(exit_code(outcome, study))
-    for line in closing_lines(outcome, study):
-        reporter.message(line)
+    else:
+        for line in closing_lines(outcome, study):
+            reporter.message(line)
     raise typer.Exit(exit_code(outcome, study))
 
 

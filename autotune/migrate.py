@@ -16,12 +16,10 @@ FORMAT_VERSION = 2
 FINISHED = ("completed", "failed", "infeasible", "pruned", "interrupted")
 
 
-def migrate(directory: Path, state: dict, write: bool) -> tuple[dict, list[dict] | None]:
-    """(state, events) in the current format; events None when the journal already holds them.
-    With `write` (the study is locked for a resume) the migrated study replaces the old files."""
+def migrate(directory: Path, state: dict, write: bool) -> tuple[dict, list[dict]]:
+    """(state, events) of an older study in the current format. With `write` (the study is locked for a
+    resume) the migrated study replaces the old files."""
     version = state.get("format_version")
-    if version == FORMAT_VERSION:
-        return state, None
     if version != 1:
         raise InputError(f"{directory / CHECKPOINT}: study format {version!r} is not one this autotune reads "
                          f"(1 to {FORMAT_VERSION}); it was written by a newer autotune: upgrade to open it")

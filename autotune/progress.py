@@ -52,7 +52,7 @@ def describe_best(study: Any) -> str:
     if front:
         ids = [t["trial_id"] for t in front]
         return f"Pareto front {len(ids)} trials ({', '.join(map(str, ids[:8]))}{', ...' if len(ids) > 8 else ''})"
-    answer = None if study.task.several else study.answer()
+    answer = study.answer()  # None with several objectives
     if answer is None:
         return "no feasible trial yet" if study.status == "running" else "no feasible trial"
     remeasured = ", re-measured" if answer.get("remeasured") else ""

@@ -7,6 +7,7 @@ import json
 import shlex
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rich.console import Console
@@ -18,7 +19,7 @@ from .junit import render_junit
 from .objective import SLOTerm
 from .progress import format_number
 from .records import Status, ranked
-from .report_data import Goal, goals
+from .report_data import Goal, format_params, format_value, front_ids, goals
 from .storage import dumps
 from .templates import render_scalar
 from .finalists import noise_notes
@@ -123,10 +124,6 @@ def _values(entry: dict, goal_list: list[Goal]) -> str:
     return ", ".join(f"{_name(g)} {_measured(_nth(entry.get('value'), g), entry.get('runs'), g)}" for g in goal_list)
 
 
-def _scores(score) -> str:
-    return ", ".join(map(format_number, score)) if isinstance(score, list) else format_number(score)
-
-
 def _slo_terms(report: dict) -> list[SLOTerm]:
     return [SLOTerm(**term) for term in report["study"].get("slo") or []]
 
@@ -159,7 +156,7 @@ def _rows(report: dict) -> tuple[list[str], list[list[str]]]:
     steps = any(t.get("step") is not None for t in report["trials"])  # the step each reached (early stopping)
     header = ["trial", "status", *(["step"] if steps else []), *params, *map(_name, goal_list), *slo_metrics,
               "score", *(["SLO missed"] if terms else []), "time (s)", "error"]
-    front = set(report.get("front") or [])
+    front = front_ids(report)
     rows = []
     for t in sorted(report["trials"], key=lambda t: t["id"] not in front) if front else report["trials"]:
         slo_cells = [format_number((t["metrics"] or {}).get(m)) for m in slo_metrics]
@@ -167,7 +164,7 @@ def _rows(report: dict) -> tuple[list[str], list[list[str]]]:
                      *([format_number(t.get("step"))] if steps else []),
                      *(format_number(t["params"].get(p, "")) for p in params),
                      *(_measured(_nth(t["value"], g), t["runs"], g) for g in goal_list), *slo_cells,
-                     _scores(t["score"]), *([slo_misses(t, terms)] if terms else []), format_number(t["duration_s"]),
+                     format_value(t["score"]), *([slo_misses(t, terms)] if terms else []), format_number(t["duration_s"]),
                      cut(t["error"])])
     return header, rows
 
@@ -183,7 +180,7 @@ def _headline(report: dict) -> list[str]:
     if "front" in report:
         lines += _front_lines(report, goal_list)
     elif best:
-        params = ", ".join(f"{k}={format_number(v)}" for k, v in best["params"].items())
+        params = format_params(best["params"])
         how = ", re-measured" if best.get("remeasured") else ""
         lines.append(f"Best: trial {best['trial_id']}, {_values(best, goal_list)}{how} ({params})")
     else:
@@ -203,7 +200,7 @@ def _headline(report: dict) -> list[str]:
     if report["finalists"]:
         again = (lambda f: _values(f, goal_list)) if len(goal_list) > 1 else \
             (lambda f: _measured(f["value"], f["runs"], goal_list[0]))  # noqa: E731
-        measured = ", ".join(f"trial {f['trial_id']} {_scores(f.get('search_value'))} in the search, "
+        measured = ", ".join(f"trial {f['trial_id']} {format_value(f.get('search_value'))} in the search, "
                              f"{again(f)} re-measured" for f in report["finalists"])
         lines.append(f"Finalists: {measured}")
         lines.append(f"Verdict: {report.get('verdict_reason') or report['verdict'] or 'none'}")
@@ -219,7 +216,7 @@ def _front_lines(report: dict, goal_list: list[Goal]) -> list[str]:
     lines = [f"Pareto front: {len(report['front'])} trials no other trial beats in every objective"
              + (", re-measured" if decided else "")]
     for entry in members:
-        params = ", ".join(f"{k}={format_number(v)}" for k, v in entry["params"].items())
+        params = format_params(entry["params"])
         lines.append(f"  \u25c6 trial {entry['trial_id']}: {_values(entry, goal_list)} ({params})")
     return lines
 
@@ -253,7 +250,7 @@ def render_csv(report: dict) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     goal_list = goals(report)
     if "front" in report:  # a value and a score column per objective, and whether the trial is on the front
-        front = set(report["front"])
+        front = front_ids(report)
         aims = [f"value {g.label}" for g in goal_list] + [f"score {g.label}" for g in goal_list] + ["front"]
         cells = lambda t: ([_nth(t["value"], g) for g in goal_list] + [_nth(t["score"], g) for g in goal_list]  # noqa: E731
                            + [t["id"] in front])

@@ -57,16 +57,14 @@ def write_json(path: Path, value: Any) -> None:
         raise AutotuneError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def write_json_atomic(path: Path, value: Any, durable: bool = True) -> None:
-    """Write to a temporary file (fsynced when `durable`) and rename it over `path`: all or nothing."""
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write to a temporary file and rename it over `path`: all or nothing to a reader. Not fsynced."""
     data = (dumps(value) + "\n").encode()
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             write_all(fd, data)
-            if durable:
-                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -87,7 +85,7 @@ def write_all(fd: int, data: bytes) -> None:
 def write_checkpoint(study_dir: Path, state: Any) -> None:
     """Replace checkpoint.json atomically with the state the journal just committed. Not fsynced: the
     journal is the durable copy, and a checkpoint.json lost to a crash is rebuilt from it."""
-    write_json_atomic(study_dir / CHECKPOINT, state, durable=False)
+    write_json_atomic(study_dir / CHECKPOINT, state)
 
 
 def read_checkpoint(study_dir: Path) -> dict:

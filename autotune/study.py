@@ -134,7 +134,10 @@ class Study:
         """An existing study, locked for this process, its journal cut back to what the checkpoint covers;
         refuses one whose task.yaml changed unless forced."""
         directory = Path(study_dir).resolve()
-        stored_state(directory)  # a clear error for a directory that is not a study, before locking
+        try:
+            read_checkpoint(directory)  # a clear error for a directory that is not a study, before locking
+        except DamagedCheckpoint:
+            pass  # rebuilt from the journal once locked
         lock = StudyLock(directory).acquire()
         try:
             state, events = stored_state(directory, write=True)
@@ -293,11 +296,9 @@ class Study:
         decided; else the best trial of the search. None when nothing feasible was found."""
         if "answer_id" in self.state:
             entry = next((f for f in self.finalists if f["trial_id"] == self.state["answer_id"]), None)
-            return entry and {"trial_id": entry["trial_id"], "params": entry["params"], "value": entry["value"],
-                              "score": entry["score"], "metrics": entry["metrics"], "runs": entry["runs"],
-                              "remeasured": True}
+            return entry and _found(entry, entry["trial_id"], remeasured=True)
         best = self.trials.best
-        return best and _found(best)
+        return best and _found(best, best["id"])
 
     def front(self) -> list[dict] | None:
         """With several objectives, what the study found: the Pareto front of the finalists' re-measurement
@@ -306,9 +307,8 @@ class Study:
             return None
         if "answer_front" in self.state:
             entries = {f["trial_id"]: f for f in self.finalists}
-            return [{"trial_id": i, **{k: entries[i][k] for k in ("params", "value", "score", "metrics", "runs")},
-                     "remeasured": True} for i in self.state["answer_front"] if i in entries]
-        return [_found(t) for t in self.trials.front]
+            return [_found(entries[i], i, remeasured=True) for i in self.state["answer_front"] if i in entries]
+        return [_found(t, t["id"]) for t in self.trials.front]
 
     def found(self) -> bool:
         """Whether the study found anything feasible: a best trial, or a front."""
@@ -325,9 +325,10 @@ class Study:
         write_checkpoint(self.dir, self.state)
 
 
-def _found(trial: Mapping[str, Any]) -> dict:
-    return {"trial_id": trial["id"], "params": trial["params"], "value": trial["value"], "score": trial["score"],
-            "metrics": trial["metrics"], "runs": trial["runs"], "remeasured": False}
+def _found(measured: Mapping[str, Any], trial_id: int, remeasured: bool = False) -> dict:
+    """What a study found, from a trial of the search or a finalist's re-measurement."""
+    return {"trial_id": trial_id, **{k: measured[k] for k in ("params", "value", "score", "metrics", "runs")},
+            "remeasured": remeasured}
 
 
 def stored_state(directory: Path, write: bool = False) -> tuple[dict, list[dict]]:
