@@ -52,6 +52,11 @@ def outcome(status: str, runs: list | None = None, error: str | None = None, sou
     return {"status": status, "runs": runs or [], "error": error, "sources": sources or []}
 
 
+def unmeasured(status: str, error: str) -> dict:
+    """A finished trial's result without a duration: it never ran, or its end was not seen."""
+    return {**outcome(status, error=error), "duration_s": None}
+
+
 def run_trial(task: "Task", spec: TrialSpec, study_dir: Path, directory: Path, stop: threading.Event,
               report: Report) -> dict:
     """Run the trial in `directory` (the study's trial directory, or a node's own with Ray). Never raises

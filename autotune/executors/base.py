@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputError
-from ..trial import TrialSpec, outcome
+from ..trial import TrialSpec, unmeasured
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -106,7 +106,7 @@ class ThreadHandle(TrialHandle):
         try:
             self._result = body(self._stop, self._report)
         except Exception as e:  # noqa: BLE001 -- a bug in one trial's plumbing fails that trial, not the study
-            self._result = {**outcome("failed", error=f"{type(e).__name__}: {e}"), "duration_s": None}
+            self._result = unmeasured("failed", error=f"{type(e).__name__}: {e}")
         finally:
             self._wakeup.set()
 

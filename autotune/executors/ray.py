@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import AutotuneError, InputError
 from ..storage import write_json
-from ..trial import TrialSpec, outcome
+from ..trial import TrialSpec, outcome, unmeasured
 from .base import Executor, TrialHandle, drain, register
 from .ray_hub import Hub
 from .ray_node import clean_node, run_on_node
@@ -134,7 +134,7 @@ class RayExecutor(Executor):
         write_json(spec.directory / "params.json", dict(spec.params))
         problem = self._unplaceable(handle.gpus)
         if problem:
-            handle.finish({**outcome("infeasible", error=problem), "duration_s": None})
+            handle.finish(unmeasured("infeasible", error=problem))
         else:
             self._launch(handle)
         return handle
@@ -144,7 +144,7 @@ class RayExecutor(Executor):
         placed = self.task.resources is not None or handle.gpus > 0
         with self._lock:
             if self._broken:
-                handle.finish({**outcome("failed", error=self._broken), "duration_s": None})
+                handle.finish(unmeasured("failed", error=self._broken))
                 return
             handle.key = f"{self.study_key}/{spec.trial_id:04d}/{uuid.uuid4().hex[:12]}"
             handle.received = 0
@@ -194,7 +194,7 @@ class RayExecutor(Executor):
                 left = list(self._running.values())
                 self._running.clear()
             for handle in left:
-                handle.finish({**outcome("failed", error=self._broken), "duration_s": None})
+                handle.finish(unmeasured("failed", error=self._broken))
             self.wakeup.set()
 
     def _news(self, timeout: float | None = None) -> None:
@@ -222,8 +222,8 @@ class RayExecutor(Executor):
                 handle.replayed = handle.last_step
                 self._launch(handle)
                 return
-            result = {**outcome("failed", error=f"node lost: {len(handle.lost)} nodes died while running the trial "
-                                                f"(executor.max_retries: {self.max_retries})"), "duration_s": None}
+            result = unmeasured("failed", error=f"node lost: {len(handle.lost)} nodes died while running the trial "
+                                                  f"(executor.max_retries: {self.max_retries})")
         try:
             write_json(handle.spec.directory / RECORD, {"node": node, "lost": handle.lost})
         except AutotuneError:
@@ -234,7 +234,7 @@ class RayExecutor(Executor):
     def _outcome(self, handle: "RayHandle", ref, node_id: str | None) -> tuple[dict, dict | None]:
         """The trial's result and the node it ran on; LOST when its node died under it."""
         exceptions = self._ray.exceptions
-        stopped = {**outcome("stopped", error="stopped"), "duration_s": None}
+        stopped = unmeasured("stopped", error="stopped")
         try:
             out = self._ray.get(ref)
         except exceptions.TaskCancelledError:
@@ -243,11 +243,10 @@ class RayExecutor(Executor):
             if handle.kill_at is not None:
                 return stopped, None
             if not isinstance(e, exceptions.NodeDiedError) and self._alive(node_id):
-                return {**outcome("failed", error=f"the Ray worker running the trial died: {_line(e)}"),
-                        "duration_s": None}, None
+                return unmeasured("failed", error=f"the Ray worker running the trial died: {_line(e)}"), None
             return LOST, None
         except exceptions.RayError as e:
-            return {**outcome("failed", error=f"Ray: {_line(e)}"), "duration_s": None}, None
+            return unmeasured("failed", error=f"Ray: {_line(e)}"), None
         # Its reports reached the hub before it returned; the hub's answer that holds the last ones may still
         # be on its way here (the task's end woke the hub, so not for long).
         deadline = time.monotonic() + STOP_MARGIN_S

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..process import kill_leftovers
-from ..trial import TrialSpec, outcome, run_trial
+from ..trial import TrialSpec, run_trial, unmeasured
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -58,8 +58,8 @@ def run_on_node(task: "Task", spec: TrialSpec, key: str, hub: Any, study_key: st
     sender = _Sender(hub, key)
     try:
         if not task.workdir.is_dir():
-            result = {**outcome("failed", error=f"workdir {task.workdir} does not exist on node {node['node_ip']}: "
-                                                "install the workload on every node"), "duration_s": None}
+            result = unmeasured("failed", error=f"workdir {task.workdir} does not exist on node {node['node_ip']}: "
+                                                  "install the workload on every node")
         else:
             result = run_trial(task, replace(spec, devices=devices, directory=directory), attempt.parent, directory,
                                stop, sender.put)

@@ -48,13 +48,13 @@ def create_strategy(spec: Any, space: Space, max_trials: int | None = None, obje
     return cls(space, max_trials=max_trials, **options)
 
 
-def check_fits(cls: type[Strategy], space: Space, objectives: int = 1, path: str = "strategy.name") -> None:
+def check_fits(cls: type[Strategy], space: Space, objectives: int = 1) -> None:
     """Refuse a strategy for a space or a number of objectives it does not take, naming the ones that do."""
     for needed, flag, what in ((space.conditional, "conditional", "conditional parameters (when:)"),
                                (objectives > 1, "multi_objective", "several objectives")):
         if needed and not getattr(cls, flag):
             able = sorted(name for name, other in STRATEGIES.items() if getattr(other, flag))
-            raise SpecError(path, f"the {cls.name} strategy does not take {what}; use one of {', '.join(able)}")
+            raise SpecError("strategy.name", f"the {cls.name} strategy does not take {what}; use one of {', '.join(able)}")
 
 
 def restore_strategy(state: Mapping[str, Any], space: Space,

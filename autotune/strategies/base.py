@@ -84,10 +84,6 @@ class Strategy:
         return {"name": self.name, "seed": self.seed, "max_trials": self.max_trials, "options": self.options,
                 "rng": self.rng.bit_generator.state, **self.counters()}
 
-    def describe(self) -> str:
-        """What the study says it searched with."""
-        return self.name
-
     def counters(self) -> dict:
         """Counters a subclass keeps across a restore (constant size); none by default."""
         return {}

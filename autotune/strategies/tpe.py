@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..pareto import greedy_subset, ranks, reference_point
+from ..pareto import greedy_subset, ranks
 from ..space import Categorical
 from .base import Strategy, latin_hypercube, register
 
@@ -198,7 +198,7 @@ def _pareto_order(scores: list, n_good: int) -> np.ndarray:
     rank = ranks(points, enough=n_good)
     boundary = np.sort(rank)[n_good - 1]
     sure, tied = np.flatnonzero(rank < boundary), np.flatnonzero(rank == boundary)
-    picked = tied[greedy_subset(points[tied], n_good - len(sure), reference_point(points[tied]))]
+    picked = tied[greedy_subset(points[tied], n_good - len(sure))]
     good = np.concatenate([sure, picked])
     return np.concatenate([feasible[good], feasible[np.setdiff1d(np.arange(len(feasible)), good)], rest])
 

@@ -168,29 +168,28 @@ def _gpu_factor(text: str, space: Space) -> int | str:
 
 def _executor(spec: Any) -> ExecutorSpec:
     name, options = _named(spec, "local", EXECUTORS, "executor")
-    problem = EXECUTORS[name].check_options(options)
-    if problem:
-        raise SpecError("executor", problem)
     return ExecutorSpec(name, frozen(options))
 
 
 def _early_stopping(spec: Any, objective: Objective) -> EarlyStopping:
-    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-    metric = spec.pop("metric", None)  # every scheduler takes it: the study loop scores the reports by it
-    name, options = _named(spec, "none", SCHEDULERS, "early_stopping")
-    problem = SCHEDULERS[name].check_options(options)
-    if problem:
-        raise SpecError("early_stopping", problem)
+    # every scheduler takes `metric`: the study loop scores the reports by it
+    name, options = _named(spec, "none", SCHEDULERS, "early_stopping", shared=("metric",))
+    metric = options.pop("metric", None)
     return EarlyStopping(name, frozen(options), report_objective(objective, metric))
 
 
-def _named(spec: Any, default: str, registry: Mapping, path: str) -> tuple[str, dict]:
-    """A seam's choice in a task, a name or {name, **options}, its options checked against the class."""
+def _named(spec: Any, default: str, registry: Mapping, path: str, shared: tuple[str, ...] = ()) -> tuple[str, dict]:
+    """A seam's choice in a task, a name or {name, **options}, its options checked against the class
+    (`shared`: options every class of the seam takes)."""
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     name = spec.pop("name", default)
+    known = (*registry[name].OPTIONS, *shared)
     for key in spec:
-        if key not in registry[name].OPTIONS:
-            raise SpecError(f"{path}.{key}", f"does not apply to {name}" + did_you_mean(key, registry[name].OPTIONS))
+        if key not in known:
+            raise SpecError(f"{path}.{key}", f"does not apply to {name}" + did_you_mean(key, known))
+    problem = registry[name].check_options({k: v for k, v in spec.items() if k not in shared})
+    if problem:
+        raise SpecError(path, problem)
     return name, spec
 
 
