@@ -37,6 +37,27 @@ def spawn_cost(n: int) -> float:
     return (time.perf_counter() - started) / n
 
 
+def filesystem_floor(directory: Path, n: int) -> float:
+    """Seconds a trial's files cost the file system alone: the layout DESIGN.md fixes (a directory, five
+    small files, a journal line fsynced, checkpoint.json replaced by a rename) written by a bare loop."""
+    directory.mkdir()
+    line, snapshot = b"x" * 1500 + b"\n", b"x" * 960
+    journal = os.open(directory / "trials.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    started = time.perf_counter()
+    for i in range(n):
+        trial = directory / f"{i:04d}"
+        trial.mkdir()
+        for name in ("params.json", "stdout.log", "stderr.log", "metrics.json", "result.json"):
+            (trial / name).write_bytes(b"{}")
+        os.write(journal, line)
+        os.fsync(journal)
+        (directory / ".checkpoint.json.tmp").write_bytes(snapshot)
+        os.replace(directory / ".checkpoint.json.tmp", directory / "checkpoint.json")
+    elapsed = time.perf_counter() - started
+    os.close(journal)
+    return elapsed / n
+
+
 def per_trial_times(study: Path) -> list[float]:
     """Seconds between consecutive trial ends, from the journal's millisecond timestamps."""
     ends = [datetime.fromisoformat(e["time"]).timestamp() for e in read_journal(study / "trials.jsonl").events
@@ -93,20 +114,25 @@ def main() -> None:
     print(f"## Runner cost per trial (random on two floats, a trivial command; {os.cpu_count()} cores)\n")
     print("Each trial makes a directory and five files and fsyncs the journal once: on a disk that is most of "
           "it, so the same study runs on a tmpfs too, which leaves the runner's own code.\n")
-    print("| study on | trials | ms per trial | beyond the process spawn (ms) | late / early |\n|---|---|---|---|---|")
+    print("The file system's own part is measured beside it, before and after each study: the same files "
+          "written by a bare loop. On a shared disk it varies by several milliseconds from minute to minute.\n")
+    print("| study on | trials | ms per trial | beyond the process spawn (ms) | file system alone (ms) | "
+          "autotune's own (ms) | late / early |\n|---|---|---|---|---|---|---|")
     spawn = spawn_cost(300)
     for where in (tempfile.gettempdir(), "/dev/shm"):
         if not os.path.isdir(where):
             continue
         with tempfile.TemporaryDirectory(dir=where) as tmp:
+            before = filesystem_floor(Path(tmp) / "floor-before", window)
             study = run_cli_study(Path(tmp), trials)
+            floor = (before + filesystem_floor(Path(tmp) / "floor-after", window)) / 2
             gaps = per_trial_times(study)
             early, late = statistics.mean(gaps[:window]), statistics.mean(gaps[-window:])
             size = (study / "checkpoint.json").stat().st_size
             journal = (study / "trials.jsonl").stat().st_size / trials
         for span, value in ((f"1-{window}", early), (f"{trials - window}-{trials}", late)):
-            print(f"| {where} | {span} | {value * 1e3:.2f} | {(value - spawn) * 1e3:.2f} | "
-                  f"{late / early:.2f} |")
+            print(f"| {where} | {span} | {value * 1e3:.2f} | {(value - spawn) * 1e3:.2f} | {floor * 1e3:.2f} | "
+                  f"{(value - spawn - floor) * 1e3:.2f} | {late / early:.2f} |")
     print(f"\nspawning the command alone: {spawn * 1e3:.2f} ms (targets: late / early <= 1.2, <= 3 ms beyond "
           f"the spawn); checkpoint: {size} bytes after {trials} trials (target <= 65536); journal: "
           f"{journal:.0f} bytes per trial\n")
