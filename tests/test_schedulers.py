@@ -4,6 +4,7 @@ over every registered scheduler: decisions only continue or stop, a small JSON-s
 restored from its state and the reports so far deciding what the uninterrupted one decides."""
 import json
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -147,10 +148,15 @@ def test_hyperband_trials_compete_only_within_their_bracket():
     ("asha", {"min_step": 9, "max_step": 9}, "max_step (9) must be greater than min_step (9)"),
     ("median", {"min_step": 5, "max_step": 3}, "must be greater than min_step"),
     ("hyperband", {"min_step": 1}, "hyperband needs max_step"),
+    # The task schema refuses these; built from Python they are refused too (hyperband used to loop forever).
+    ("hyperband", {"min_step": 0, "max_step": 27}, "min_step (0) must be at least 1"),
+    ("hyperband", {"min_step": 1, "max_step": 27, "reduction_factor": 1}, "reduction_factor (1) must be at least 2"),
+    ("asha", {"min_step": 0, "max_step": 27}, "min_step (0) must be at least 1"),
+    ("median", {"min_step": 0}, "min_step (0) must be at least 1"),
 ])
 def test_options_that_leave_nothing_to_stop_are_refused(name, options, problem):
     assert problem in SCHEDULERS[name].check_options(options)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=re.escape(problem)):
         create_scheduler(name, options)
 
 

@@ -21,9 +21,6 @@ class ASHAScheduler(Scheduler):
 
     def __init__(self, seed: int = 0, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
         super().__init__(seed, min_step=min_step, max_step=max_step, reduction_factor=reduction_factor)
-        problem = self.check_options(self.options)
-        if problem or min_step < 1 or reduction_factor < 2:
-            raise ValueError(problem or "min_step must be >= 1 and reduction_factor >= 2")
         self.min_step, self.max_step, self.reduction_factor = min_step, max_step, reduction_factor
         self.rungs: dict[int, list[float]] = {}          # rung step -> scores recorded there, sorted
         self.recorded: dict[int, dict[int, float]] = {}  # trial -> {rung step: its score there}

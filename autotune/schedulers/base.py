@@ -31,6 +31,9 @@ class Scheduler:
     OPTIONS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, seed: int = 0, **options: Any):
+        problem = self.check_options(options)
+        if problem:
+            raise ValueError(problem)
         self.seed = seed
         self.options = options
 
@@ -64,8 +67,13 @@ class Scheduler:
 
 
 def check_steps(options: Mapping[str, Any]) -> str | None:
-    """The step options' shared rule: something must lie between min_step and max_step to stop at."""
+    """The step options' shared rule (the task schema's ranges too, for schedulers built from Python):
+    rungs must grow, and something must lie between min_step and max_step to stop at."""
     min_step, max_step = options.get("min_step", 1), options.get("max_step")
+    if min_step < 1:
+        return f"min_step ({min_step}) must be at least 1"
+    if options.get("reduction_factor", 2) < 2:
+        return f"reduction_factor ({options['reduction_factor']}) must be at least 2"
     if max_step is not None and max_step <= min_step:
         return f"max_step ({max_step}) must be greater than min_step ({min_step}): no step is left to stop at"
     return None

@@ -25,14 +25,11 @@ class HyperbandScheduler(Scheduler):
 
     def __init__(self, seed: int = 0, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
         super().__init__(seed, min_step=min_step, max_step=max_step, reduction_factor=reduction_factor)
-        problem = self.check_options(self.options)
-        if problem:
-            raise ValueError(problem)
-        count = 1  # brackets: one per rung of the first bracket, plus one that never stops
-        while min_step * reduction_factor ** (count - 1) < max_step:
-            count += 1
-        self.brackets = [ASHAScheduler(seed, min_step * reduction_factor ** b, max_step, reduction_factor)
-                         for b in range(count - 1)] + [FIFOScheduler(seed)]
+        # One bracket per rung of the first (each starting at that rung), plus one that never stops.
+        first_rungs = ASHAScheduler(seed, min_step, max_step, reduction_factor).rung_steps(max_step)
+        self.brackets = [ASHAScheduler(seed, rung, max_step, reduction_factor) for rung in first_rungs]
+        self.brackets.append(FIFOScheduler(seed))
+        count = len(self.brackets)
         self.weights = [math.ceil(count * reduction_factor ** (count - 1 - b) / (count - b)) for b in range(count)]
         self.assigned: dict[int, int] = {}
 

@@ -34,9 +34,6 @@ class MedianScheduler(Scheduler):
 
     def __init__(self, seed: int = 0, min_step: int = 1, max_step: int | None = None):
         super().__init__(seed, min_step=min_step, max_step=max_step)
-        problem = self.check_options(self.options)
-        if problem:
-            raise ValueError(problem)
         self.min_step = min_step
         self.curves: dict[int, Curve] = {}
         self.at_step: dict[int, list[float]] = {}  # step -> the running averages reported there, sorted
