@@ -159,12 +159,15 @@ class RayExecutor(Executor):
             if handle.done() or handle.kill_at is not None or handle.ref is None:
                 return
             handle.kill_at = time.monotonic() + grace + STOP_MARGIN_S
-            try:
-                began = self._ray.get(self._hub.stop.remote(handle.key), timeout=STOP_MARGIN_S)
-            except self._ray.exceptions.RayError:
-                return  # no word to it: the executor's thread kills it at kill_at
-            if not began:
-                self._ray.cancel(handle.ref)  # still queued: it never began, nothing to stop gently
+            key, ref = handle.key, handle.ref
+        # The hub's answer is awaited outside the lock, which the executor's thread needs to hand out
+        # other trials' reports and results meanwhile.
+        try:
+            began = self._ray.get(self._hub.stop.remote(key), timeout=STOP_MARGIN_S)
+        except self._ray.exceptions.RayError:
+            return  # no word to it: the executor's thread kills it at kill_at
+        if not began:
+            self._ray.cancel(ref)  # still queued: it never began, nothing to stop gently
 
     def _follow(self) -> None:
         """The executor's thread: hand reports to their handles, take each ended task's result, run a
