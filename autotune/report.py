@@ -55,7 +55,8 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
                   "strategy": study.strategy.describe(), **aim,
                   "slo": [asdict(term) for term in study.task.slo.terms]},
         "best": _summary(study.answer()),
-        **({"front": [m["trial_id"] for m in front]} if front is not None else {}),
+        **({"front": [m["trial_id"] for m in front],
+            "front_remeasured": any(m["remeasured"] for m in front)} if front is not None else {}),
         "baseline": _baseline(study),
         "trials": trials,
         "finalists": [{key: f.get(key) for key in FINALIST_KEYS} for f in study.finalists],
@@ -309,10 +310,10 @@ def render_best(study_dir: str | Path, fmt: str, pick: str | None = None) -> str
 
 def _front_members(report: dict) -> tuple[list[dict], bool]:
     """The front's members as the answer has them, and whether re-measured: the finalists' entries when
-    they decided it, else the trials' (those the report lists)."""
-    remeasured = {f["trial_id"]: f for f in report["finalists"] if f.get("status") == "completed"}
-    decided = bool(report["finalists"]) and all(i in remeasured for i in report["front"])
-    source = remeasured if decided else {t["id"]: {"trial_id": t["id"], **t} for t in report["trials"]}
+    their re-measurement decided it (as the study says), else the trials' (those the report lists)."""
+    decided = bool(report.get("front_remeasured"))
+    source = ({f["trial_id"]: f for f in report["finalists"]} if decided
+              else {t["id"]: {"trial_id": t["id"], **t} for t in report["trials"]})
     return [source[i] for i in report["front"] if i in source], decided
 
 

@@ -71,7 +71,7 @@ def test_the_report_gives_the_front_and_no_best(study):
     assert report["best"] is None and "objective" not in report["study"]
     assert report["study"]["objectives"] == [{"metric": "throughput", "direction": "maximize"},
                                              {"metric": "latency", "direction": "minimize", "stat": "p90"}]
-    assert report["front"] == trial_ids(report, FRONT)
+    assert report["front"] == trial_ids(report, FRONT) and report["front_remeasured"] is False
     for trial in report["trials"]:
         assert isinstance(trial["value"], list) and len(trial["value"]) == 2
         threads, lpm = trial["params"]["threads"], trial["params"]["sched"] == "lpm"
@@ -157,7 +157,7 @@ def test_finalists_remeasure_the_front(tmp_path):
     kept = set(contenders) & set(search_front)
     assert len(contenders) == 3 and set(contenders) - set(search_front) == {report["baseline"]["trial_id"]}
     assert len(kept) == 2 and trial_ids(report, {(2, "lpm")})[0] in kept
-    assert report["front"] == sorted(kept) and report["best"] is None
+    assert report["front"] == sorted(kept) and report["front_remeasured"] and report["best"] is None
     assert report["verdict"] is None and report["verdict_reason"].startswith("the Pareto front re-measured")
     assert "the baseline is off it, beaten by trial" in report["verdict_reason"]  # (2, fcfs) by (2, lpm)
     markdown = cli("report", tmp_path / "s", "--format", "markdown").stdout
