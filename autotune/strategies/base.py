@@ -167,6 +167,21 @@ class Strategy:
             self._mark(index)
         return params
 
+    def _first_unseen(self, candidates: Iterable[dict]) -> dict:
+        """The first candidate (best first) a finite space has not seen, noted as seen; when every one
+        was seen, a random unseen configuration: never a repeat. Any space: the first candidate."""
+        candidates = iter(candidates)
+        if not self.space.finite:
+            return next(candidates)
+        for params in candidates:
+            index = self.space.index_of(params)
+            if not self._is_seen(index):
+                self._mark(index)
+                return params
+        index = self._unseen_at_random()
+        self._mark(index)
+        return self.space.config_at(index)
+
     def _unseen_at_random(self) -> int:
         """A uniformly random unseen index, by rank among the unseen, without listing the space."""
         rank = random_below(self.rng, self.space.size - len(self._seen))

@@ -170,17 +170,7 @@ class GPStrategy(Strategy):
         completed = np.array([kind[0] == "completed" for kind in self.kinds] + [False] * len(self.pending))
         best = y[completed].min()
         candidates = self._search(gp, X[completed], y[completed], best)
-        if not self.space.finite:
-            return self.encoder.decode(candidates[0])
-        for row in candidates:
-            params = self.encoder.decode(row)
-            index = self.space.index_of(params)
-            if not self._is_seen(index):
-                self._mark(index)
-                return params
-        index = self._unseen_at_random()
-        self._mark(index)
-        return self.space.config_at(index)
+        return self._first_unseen(self.encoder.decode(row) for row in candidates)
 
     def _search(self, gp: GP, X_done: np.ndarray, y_done: np.ndarray, best: float) -> np.ndarray:
         """Candidates ordered by log expected improvement, best first: random points of the trust region

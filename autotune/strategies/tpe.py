@@ -163,16 +163,7 @@ class TPEStrategy(Strategy):
             candidates = [self._decode(row) for row in below.sample(self.rng, self.n_ei_candidates)]
             encoded = np.array([self._encode(c) for c in candidates])
             ranking = np.argsort(-(below.log_pdf(encoded) - above.log_pdf(encoded)), kind="stable")
-        if not self.space.finite:
-            return candidates[ranking[0]]
-        for i in ranking:
-            index = self.space.index_of(candidates[i])
-            if not self._is_seen(index):
-                self._mark(index)
-                return candidates[i]
-        index = self._unseen_at_random()
-        self._mark(index)
-        return self.space.config_at(index)
+        return self._first_unseen(candidates[i] for i in ranking)
 
     def _independent_proposals(self, below: "Parzen", above: "Parzen") -> tuple[np.ndarray, list[dict]]:
         """Each parameter on its own, as Optuna's (default, independent) TPE does with several objectives:
