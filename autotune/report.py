@@ -47,7 +47,7 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
     for status in (Status.COMPLETED, Status.FAILED, Status.INFEASIBLE, Status.PRUNED):
         stats[str(status)] = study.trials.counts[status]
     stats["elapsed_s"] = study.state.get("elapsed_s", 0.0)
-    aim = ({"objectives": [o.to_json() for o in study.task.objectives]} if study.task.several
+    aim = ({"objectives": study.state["objectives"]} if study.task.several
            else {"objective": study.state["objective"]})
     front = study.front()
     return {
