@@ -313,17 +313,7 @@ class Space:
         return np.where(digits >= 0, digits / np.maximum(1, sizes - 1), 0.5)
 
     def index_of(self, params: Mapping[str, Any]) -> int | None:
-        if self.grids is None:
-            return None
-        if self.branches is None:
-            index = 0
-            for p, grid in zip(self.params, self.grids):
-                digit = _grid_index(grid, params.get(p.name))
-                if digit is None:
-                    return None
-                index = index * len(grid) + digit
-            return index
-        if set(params) - set(self.names):
+        if self.grids is None or (self.branches is not None and set(params) - set(self.names)):
             return None
         digits, values = [], {}
         for p, grid in zip(self.params, self.grids):
