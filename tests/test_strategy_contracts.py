@@ -102,6 +102,18 @@ def test_several_objectives_are_taken_as_a_list_or_refused(name):
         strategy.tell(strategy.ask(), [1.0, 2.0, 3.0])
 
 
+@pytest.mark.parametrize("name", sorted(n for n, cls in STRATEGIES.items() if cls.multi_objective))
+def test_several_objectives_after_infeasible_first_trials(name):
+    """A study's first trials can miss a hard SLO before any is scored: nothing says yet that the
+    scores will be lists. (tpe failed on the first ask from its model.)"""
+    space = Space.from_spec({"x": {"type": "float", "low": 0, "high": 1, "step": 0.01}, "c": ["a", "b"]})
+    strategy = create_strategy({"name": name, "seed": 0}, space, max_trials=30, objectives=2)
+    for _ in range(3):
+        strategy.tell(strategy.ask(), None, "infeasible")
+    proposals = drive(strategy, 25, lambda p: [p["x"], 1 - p["x"] + (p["c"] == "a")])
+    assert len(proposals) == 25 and all(space.contains(p) for p in proposals)
+
+
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 @pytest.mark.parametrize("running", [0, 2])
 def test_restored_with_a_conditional_space_and_several_objectives_it_proposes_the_same(name, running):

@@ -48,7 +48,7 @@ class Strategy:
         self.rng = np.random.default_rng(self.seed)
         # Indices of configurations asked or told, so a finite space is never proposed twice.
         self._seen: set[int] = set()
-        self._scores_per_trial: dict = {}  # how many scores the first told trial had (a list: several)
+        self._scores_per_trial: int | None = None  # how many scores the first scored trial had
 
     def ask(self) -> dict | None:
         """The next configuration to try, or None when nothing is left to propose."""
@@ -69,10 +69,16 @@ class Strategy:
                 raise ValueError(f"the {self.name} strategy takes one score per trial, got {count}")
             if isinstance(score, (list, tuple)) and count < 2:
                 raise ValueError("a list of scores holds one per objective, two or more")
-            if count != self._scores_per_trial.setdefault("count", count):
-                raise ValueError(f"every trial needs {self._scores_per_trial['count']} score(s), one per "
-                                 f"objective; got {count}")
+            if self._scores_per_trial is None:
+                self._scores_per_trial = count
+            elif count != self._scores_per_trial:
+                raise ValueError(f"every trial needs {self._scores_per_trial} score(s), one per objective; got {count}")
         self._remember(params)
+
+    @property
+    def several(self) -> bool:
+        """Whether the trials told so far are scored on several objectives."""
+        return (self._scores_per_trial or 1) > 1
 
     def describe(self) -> str:
         """What this strategy is, for the study's record and the report: its name, unless it chose

@@ -63,9 +63,9 @@ class TPEStrategy(Strategy):
         self.n_ei_candidates = n_ei_candidates
         self.gamma = gamma
         self.is_categorical = np.array([isinstance(p, Categorical) for p in space.params])
-        # (params, how it ranks): one objective, a sort key (lower ranks better); several, the scores or None.
-        self.observations: list[tuple[dict, tuple | None]] = []
-        self.several = False  # scores are lists, one per objective
+        # (params, status, score, step) as told, but for failed trials; how they rank is worked out when
+        # they are split, once it is known whether the scores are several (an infeasible trial may come first).
+        self.observations: list[tuple[dict, str, Any, int | None]] = []
         self._rows: list[np.ndarray] = []
         self.pending: list[dict] = []
         self.design: np.ndarray | None = None  # the startup trials' Latin hypercube, drawn at the first ask
@@ -90,11 +90,8 @@ class TPEStrategy(Strategy):
                 del self.pending[i]
                 break
         if status != "failed":
-            self.several = self.several or isinstance(score, (list, tuple))
-            if self.several:  # early stopping is refused with several objectives: a pruned one counts as worst
-                self._observe(dict(params), tuple(map(float, score)) if status == "completed" else None)
-            else:
-                self._observe(dict(params), _rank(status, score, step))
+            self.observations.append((dict(params), status, score, step))
+            self._rows.append(self._encode(params))
 
     def asked(self, params: Mapping[str, Any]) -> None:
         super().asked(params)
@@ -122,10 +119,6 @@ class TPEStrategy(Strategy):
         return self._unseen_or_random(self._from_unit(row))
 
     # -- model ----------------------------------------------------------------------------------
-    def _observe(self, params: dict, rank: tuple | None) -> None:
-        self.observations.append((params, rank))
-        self._rows.append(self._encode(params))
-
     def _encode(self, params: Mapping[str, Any]) -> np.ndarray:
         """The unit scale of numeric parameters, the choice's position for categorical ones; NaN where
         inactive."""
@@ -138,13 +131,15 @@ class TPEStrategy(Strategy):
 
     def _split(self) -> tuple[np.ndarray, np.ndarray]:
         """Positions of the good and the bad trials, in trial order (pending ones after the told ones)."""
-        told = [s for _, s in self.observations]
-        pending = np.arange(len(told), len(told) + len(self.pending))
-        if self.several:
+        pending = np.arange(len(self.observations), len(self.observations) + len(self.pending))
+        if self.several:  # early stopping is refused with several objectives: a pruned one counts as worst
+            told = [tuple(map(float, score)) if status == "completed" else None
+                    for _, status, score, _ in self.observations]
             n_good = max(1, math.ceil(self.gamma * len(told)))
             order = np.concatenate([_pareto_order(told, n_good), pending]).astype(int)
         else:
-            ranks = told + [WORST] * len(self.pending)
+            ranks = [_rank(status, score, step) for _, status, score, step in self.observations]
+            ranks += [WORST] * len(self.pending)
             order = np.array(sorted(range(len(ranks)), key=ranks.__getitem__), dtype=int)  # stable: ties by age
             n_good = max(1, min(math.ceil(self.gamma * len(order)), MAX_GOOD))
         return np.sort(order[:n_good]), np.sort(order[n_good:])  # back in trial order, for the weights
