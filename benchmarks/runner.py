@@ -55,6 +55,7 @@ def filesystem_floor(directory: Path, n: int) -> float:
         os.replace(directory / ".checkpoint.json.tmp", directory / "checkpoint.json")
     elapsed = time.perf_counter() - started
     os.close(journal)
+    os.sync()  # its writeback done now, not during the study measured next
     return elapsed / n
 
 
