@@ -41,6 +41,7 @@ def filesystem_floor(directory: Path, n: int) -> float:
     """Seconds a trial's files cost the file system alone: the layout DESIGN.md fixes (a directory, five
     small files, a journal line fsynced, checkpoint.json replaced by a rename) written by a bare loop."""
     directory.mkdir()
+    os.sync()  # what was written before is not this loop's to wait for
     line, snapshot = b"x" * 1500 + b"\n", b"x" * 960
     journal = os.open(directory / "trials.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     started = time.perf_counter()
@@ -55,24 +56,42 @@ def filesystem_floor(directory: Path, n: int) -> float:
         os.replace(directory / ".checkpoint.json.tmp", directory / "checkpoint.json")
     elapsed = time.perf_counter() - started
     os.close(journal)
-    os.sync()  # its writeback done now, not during the study measured next
     return elapsed / n
 
 
-def per_trial_times(study: Path) -> list[float]:
-    """Seconds between consecutive trial ends, from the journal's millisecond timestamps."""
-    ends = [datetime.fromisoformat(e["time"]).timestamp() for e in read_journal(study / "trials.jsonl").events
+def finished_times(study: Path) -> list[float]:
+    """When each trial ended, in order, from the journal's millisecond timestamps."""
+    return [datetime.fromisoformat(e["time"]).timestamp() for e in read_journal(study / "trials.jsonl").events
             if e["event"] == "finished"]
+
+
+def run_chunk(task: Path, study: Path, until: int) -> list[float]:
+    """Run (or resume) the study up to `until` trials; the seconds between consecutive trial ends in
+    this run only (the gap across the process start is not a trial's cost)."""
+    before = len(finished_times(study)) if study.exists() else 0
+    os.sync()  # the same clean start as the file system's loop
+    command = (["run", str(task), "--study-dir", str(study)] if before == 0 else ["resume", str(study)])
+    subprocess.run([sys.executable, "-m", "autotune", *command, "--max-trials", str(until)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ends = finished_times(study)[before:]
     return [b - a for a, b in zip(ends, ends[1:])]
 
 
-def run_cli_study(directory: Path, trials: int) -> Path:
+def early_and_late(directory: Path, trials: int, window: int, chunks: int = 3):
+    """Mean seconds per trial over the first `window` trials of a study and over its last `window` of
+    `trials`, measured in alternating chunks (early, late, early, ...) so that the machine's load,
+    which drifts over minutes here, weighs on both alike; and the file system's part, measured
+    between the chunks. Returns (early, late, floor, the late study)."""
     task = directory / "task.yaml"
     task.write_text(yaml.safe_dump(TRIVIAL, sort_keys=False))
-    study = directory / "study"
-    subprocess.run([sys.executable, "-m", "autotune", "run", str(task), "--study-dir", str(study),
-                    "--max-trials", str(trials)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return study
+    fresh, long = directory / "fresh", directory / "long"
+    run_chunk(task, long, trials - window)  # the long study's first trials: not measured
+    early, late, floors, step = [], [], [], window // chunks
+    for k in range(1, chunks + 1):
+        early += run_chunk(task, fresh, k * step)
+        floors.append(filesystem_floor(directory / f"floor-{k}", step))
+        late += run_chunk(task, long, trials - window + k * step)
+    return statistics.mean(early), statistics.mean(late), statistics.mean(floors), long
 
 
 def big_study(directory: Path, trials: int) -> Path:
@@ -115,8 +134,9 @@ def main() -> None:
     print(f"## Runner cost per trial (random on two floats, a trivial command; {os.cpu_count()} cores)\n")
     print("Each trial makes a directory and five files and fsyncs the journal once: on a disk that is most of "
           "it, so the same study runs on a tmpfs too, which leaves the runner's own code.\n")
-    print("The file system's own part is measured beside it, before and after each study: the same files "
-          "written by a bare loop. On a shared disk it varies by several milliseconds from minute to minute.\n")
+    print("The file system's own part is measured beside it: the same files written by a bare loop, between "
+          "chunks of trials. Early and late trials run in alternating chunks (early, late, early...), so that "
+          "the machine's load, which drifts over minutes, weighs on both alike.\n")
     print("| study on | trials | ms per trial | beyond the process spawn (ms) | file system alone (ms) | "
           "autotune's own (ms) | late / early |\n|---|---|---|---|---|---|---|")
     spawn = spawn_cost(300)
@@ -124,11 +144,7 @@ def main() -> None:
         if not os.path.isdir(where):
             continue
         with tempfile.TemporaryDirectory(dir=where) as tmp:
-            before = filesystem_floor(Path(tmp) / "floor-before", window)
-            study = run_cli_study(Path(tmp), trials)
-            floor = (before + filesystem_floor(Path(tmp) / "floor-after", window)) / 2
-            gaps = per_trial_times(study)
-            early, late = statistics.mean(gaps[:window]), statistics.mean(gaps[-window:])
+            early, late, floor, study = early_and_late(Path(tmp), trials, window)
             size = (study / "checkpoint.json").stat().st_size
             journal = (study / "trials.jsonl").stat().st_size / trials
         for span, value in ((f"1-{window}", early), (f"{trials - window}-{trials}", late)):
