@@ -56,7 +56,7 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
                   "slo": [asdict(term) for term in study.task.slo.terms]},
         "best": _summary(study.answer()),
         **({"front": [m["trial_id"] for m in front],
-            "front_remeasured": any(m["remeasured"] for m in front)} if front is not None else {}),
+            "front_remeasured": study.front_remeasured()} if front is not None else {}),
         "baseline": _baseline(study),
         "trials": trials,
         "finalists": [{key: f.get(key) for key in FINALIST_KEYS} for f in study.finalists],

@@ -305,10 +305,14 @@ class Study:
         once they have decided, else of the search (by id); None with one objective."""
         if not self.task.several:
             return None
-        if "answer_front" in self.state:
+        if self.front_remeasured():
             entries = {f["trial_id"]: f for f in self.finalists}
             return [_found(entries[i], i, remeasured=True) for i in self.state["answer_front"] if i in entries]
         return [_found(t, t["id"]) for t in self.trials.front]
+
+    def front_remeasured(self) -> bool:
+        """Whether the finalists' re-measurement decided the front (it may have kept none of it)."""
+        return "answer_front" in self.state
 
     def found(self) -> bool:
         """Whether the study found anything feasible: a best trial, or a front."""

@@ -1,7 +1,7 @@
 """Runner cost: what autotune itself spends per trial, early and late in a long study, and what opening
 a 10,000-trial study costs. Prints figures and ratios measured in one run; asserts nothing.
 
-    python benchmarks/runner.py            # 3000 trials of a trivial command, a 10,000-trial study
+    python benchmarks/runner.py            # trials 1-300 and 2700-3000 of a trivial command, a 10,000-trial study
     python benchmarks/runner.py --quick    # a smoke run
 """
 from __future__ import annotations
@@ -86,11 +86,12 @@ def early_and_late(directory: Path, trials: int, window: int, chunks: int = 3):
     task.write_text(yaml.safe_dump(TRIVIAL, sort_keys=False))
     fresh, long = directory / "fresh", directory / "long"
     run_chunk(task, long, trials - window)  # the long study's first trials: not measured
-    early, late, floors, step = [], [], [], window // chunks
+    early, late, floors = [], [], []
     for k in range(1, chunks + 1):
-        early += run_chunk(task, fresh, k * step)
-        floors.append(filesystem_floor(directory / f"floor-{k}", step))
-        late += run_chunk(task, long, trials - window + k * step)
+        done = window * k // chunks  # the last chunk ends at `window` exactly
+        early += run_chunk(task, fresh, done)
+        floors.append(filesystem_floor(directory / f"floor-{k}", window // chunks))
+        late += run_chunk(task, long, trials - window + done)
     return statistics.mean(early), statistics.mean(late), statistics.mean(floors), long
 
 

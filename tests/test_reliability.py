@@ -241,3 +241,20 @@ def test_sigint_during_a_stubborn_trial_exits_130_within_the_grace_period(tmp_pa
     assert proc.returncode == 130 and time.monotonic() - sent < 6
     assert not trial_processes(study)
     assert state_of(study)["study"]["status"] == "interrupted"
+
+
+def test_trials_run_in_a_process_holding_more_than_1024_descriptors(tmp_path):
+    """A runner with many parallel trials (five descriptors each) or a library caller holding many files
+    gets descriptor numbers past 1024, which select() refuses: every trial used to fail there."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert max(held) > 1024
+        result = cli("run", write_task(tmp_path, fake_trial_task()), "--study-dir", tmp_path / "s")
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert result.exit_code == 0, result.stderr
+    assert {t["status"] for t in report_of(tmp_path / "s")["trials"]} == {"completed"}

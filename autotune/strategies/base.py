@@ -175,7 +175,7 @@ class Strategy:
 
     def _first_unseen(self, candidates: Iterable[dict]) -> dict:
         """The first candidate (best first) a finite space has not seen, noted as seen; when every one
-        was seen, a random unseen configuration: never a repeat. Any space: the first candidate."""
+        was seen, a random unseen configuration: never a repeat. An infinite space: the first candidate."""
         candidates = iter(candidates)
         if not self.space.finite:
             return next(candidates)
