@@ -57,8 +57,7 @@ class GPStrategy(Strategy):
         dims = len(space.params)
         self.n_startup_trials = max(1, min(10, dims + 3)) if n_startup_trials is None else max(1, n_startup_trials)
         self.rows: list[np.ndarray] = []       # encoded, told trials (failed, infeasible and pruned too)
-        self.scores: list[float | None] = []   # completed: the score; None otherwise
-        self.kinds: list[tuple] = []           # ("completed",) | ("pruned", step, score) | ("failed",)
+        self.kinds: list[tuple] = []  # ("completed", score) | ("pruned", step, score) | ("failed",)
         self.pending: list[tuple[dict, np.ndarray]] = []
         self.startup_asked = 0
         # The trust region's side and streaks: learnt again from the history on restore, like the rest.
@@ -90,16 +89,13 @@ class GPStrategy(Strategy):
         modelled = self.completed >= self.n_startup_trials  # the trust region moves only once the model leads
         improved = status == "completed" and float(score) < self.best_score - 1e-3 * abs(self.best_score)
         if status == "completed":
-            self.kinds.append(("completed",))
-            self.scores.append(float(score))
+            self.kinds.append(("completed", float(score)))
             self.completed += 1
             self.best_score = min(self.best_score, float(score))
         elif status == "pruned":
             self.kinds.append(("pruned", -1 if step is None else int(step), math.inf if score is None else float(score)))
-            self.scores.append(None)
         else:
             self.kinds.append(("failed",))
-            self.scores.append(None)
         if modelled:
             self._move_trust_region(improved)
 
@@ -144,7 +140,7 @@ class GPStrategy(Strategy):
     def training_data(self) -> tuple[np.ndarray, np.ndarray]:
         """Encoded trials and the values the model learns: warped scores, the imputed values of trials
         without a score, and the liar's value for the running ones."""
-        completed = np.array([s for s in self.scores if s is not None])
+        completed = np.array([kind[1] for kind in self.kinds if kind[0] == "completed"])
         warped = warp(completed)
         y = np.empty(len(self.rows))
         is_completed = np.array([kind[0] == "completed" for kind in self.kinds])
