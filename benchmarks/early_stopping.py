@@ -221,8 +221,7 @@ def main() -> None:
     print("| autotune | optuna | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions[1:]) + " |")
     print("|---" * (len(fractions) + 1) + "|")
     for ours, theirs in (("asha", "sha"), ("hyperband", "hyperband"), ("median", "median")):
-        for sampler in ("autotune-tpe", "optuna-tpe"):
-            mine = f"{sampler}+{ours}" if sampler == "autotune-tpe" else f"optuna-tpe+autotune-{ours}"
+        for mine in (f"autotune-tpe+{ours}", f"optuna-tpe+autotune-{ours}"):
             cells = []
             for f in fractions[1:]:
                 a = [best_at(runs[(mine, s)], f * budget) for s in seeds]
