@@ -19,7 +19,7 @@ from . import compare as comparison
 from .errors import AutotuneError, InputError
 from .executors import EXECUTORS
 from .loop import RunOutcome, run_study
-from .progress import describe_values, format_number, format_params, reporter_for
+from .progress import describe_values, format_params, reporter_for
 from .records import StudyStatus
 from .report import BEST_FORMATS, FORMATS, build_report, render_best, render_report
 from .study import Study, newest_study
@@ -196,8 +196,8 @@ def closing_lines(outcome: RunOutcome, study: Study) -> list[str]:
     lines = [f"stopped: {outcome.reason}"] if outcome.reason else []
     if best is not None:
         how = ", re-measured" if best["remeasured"] else ""
-        lines.append(f"best: trial {best['trial_id']}, {study.task.objective.metric} {format_number(best['value'])}"
-                     f"{how} ({format_params(best['params'])})")
+        lines.append(f"best: trial {best['trial_id']}, {describe_values(study.task, best['value'])}{how} "
+                     f"({format_params(best['params'])})")
     elif front:
         how = ", re-measured" if front[0]["remeasured"] else ""
         lines.append(f"Pareto front: {len(front)} trials{how}")

@@ -56,7 +56,7 @@ def describe_best(study: Any) -> str:
     if answer is None:
         return "no feasible trial yet" if study.status == "running" else "no feasible trial"
     remeasured = ", re-measured" if answer.get("remeasured") else ""
-    return f"best trial {answer['trial_id']}: {study.task.objective.metric} {format_number(answer['value'])}{remeasured}"
+    return f"best trial {answer['trial_id']}: {describe_values(study.task, answer['value'])}{remeasured}"
 
 
 def trials_done(study: Any) -> int:

@@ -23,7 +23,7 @@ from .report_data import Goal, format_params, format_value, front_ids, goals
 from .storage import dumps
 from .templates import render_scalar
 from .finalists import noise_notes
-from .study import Study
+from .study import Study, found_entry
 
 FORMATS = ("table", "json", "markdown", "csv", "html", "junit")
 BEST_FORMATS = ("yaml", "json", "args")
@@ -54,7 +54,7 @@ def build_report(study_dir: str | Path, top: int | None = None) -> dict:
         "study": {"name": study.name, "dir": str(study.dir), "status": str(study.status),
                   "strategy": study.strategy.describe(), **aim,
                   "slo": [asdict(term) for term in study.task.slo.terms]},
-        "best": _summary(study.answer()),
+        "best": study.answer(),
         **({"front": [m["trial_id"] for m in front],
             "front_remeasured": study.front_remeasured()} if front is not None else {}),
         "baseline": _baseline(study),
@@ -72,21 +72,13 @@ def _intermediate(trial: dict) -> list[dict]:
     return [{"step": step, "value": value} for step, value, _ in trial.get("curve") or []]
 
 
-def _summary(found: dict | None) -> dict | None:
-    if found is None:
-        return None
-    return {key: found[key] for key in ("trial_id", "params", "value", "score", "metrics", "runs", "remeasured")}
-
-
 def _baseline(study: Study) -> dict | None:
     """The baseline trial, with its re-measured value and runs when the finalists measured it again."""
     trial_id = study.state.get("baseline_id")
     if trial_id not in study.trials:
         return None
     again = next((f for f in study.finalists if f["trial_id"] == trial_id and f["status"] == "completed"), None)
-    source = again or {"trial_id": trial_id, **study.trials[trial_id]}
-    return {"trial_id": trial_id, "params": source["params"], "value": source["value"], "score": source["score"],
-            "metrics": source["metrics"], "runs": source["runs"], "remeasured": again is not None}
+    return found_entry(again or study.trials[trial_id], trial_id, remeasured=again is not None)
 
 
 def render_report(report: dict, fmt: str) -> str:

@@ -26,7 +26,7 @@ CHECKPOINT = "checkpoint.json"
 JOURNAL = "trials.jsonl"
 LOCK = ".lock"
 COMMIT = "checkpoint"
-COMMIT_PREFIX = b'{"event": "checkpoint"'  # how dumps() starts a commit line
+COMMIT_PREFIX = json.dumps({"event": COMMIT})[:-1].encode()  # how a commit line starts
 
 
 def json_safe(value: Any) -> Any:

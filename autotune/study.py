@@ -88,8 +88,9 @@ class Study:
                placement: Mapping[str, Any] | None = None) -> "Study":
         """A new study directory holding the task and a first checkpoint, before any trial starts.
         `placement`: the CLI's executor, executor options and devices, kept for resume."""
-        task = load_task(task_path, check_programs=(placement or {}).get("executor") in (None, "local"))
-        EXECUTORS[(placement or {}).get("executor") or task.executor.name].check_installed()
+        executor = (placement or {}).get("executor")
+        task = load_task(task_path, check_programs=executor in (None, "local"))
+        EXECUTORS[executor or task.executor.name].check_installed()
         directory = Path(study_dir) if study_dir else default_study_dir(task.name)
         if (directory / CHECKPOINT).exists():
             raise InputError(f"{directory}: already holds a study; continue it with `autotune resume {directory}`")
@@ -296,9 +297,9 @@ class Study:
         decided; else the best trial of the search. None when nothing feasible was found."""
         if "answer_id" in self.state:
             entry = next((f for f in self.finalists if f["trial_id"] == self.state["answer_id"]), None)
-            return entry and _found(entry, entry["trial_id"], remeasured=True)
+            return entry and found_entry(entry, entry["trial_id"], remeasured=True)
         best = self.trials.best
-        return best and _found(best, best["id"])
+        return best and found_entry(best, best["id"])
 
     def front(self) -> list[dict] | None:
         """With several objectives, what the study found: the Pareto front of the finalists' re-measurement
@@ -307,8 +308,8 @@ class Study:
             return None
         if self.front_remeasured():
             entries = {f["trial_id"]: f for f in self.finalists}
-            return [_found(entries[i], i, remeasured=True) for i in self.state["answer_front"] if i in entries]
-        return [_found(t, t["id"]) for t in self.trials.front]
+            return [found_entry(entries[i], i, remeasured=True) for i in self.state["answer_front"] if i in entries]
+        return [found_entry(t, t["id"]) for t in self.trials.front]
 
     def front_remeasured(self) -> bool:
         """Whether the finalists' re-measurement decided the front (it may have kept none of it)."""
@@ -329,7 +330,7 @@ class Study:
         write_checkpoint(self.dir, self.state)
 
 
-def _found(measured: Mapping[str, Any], trial_id: int, remeasured: bool = False) -> dict:
+def found_entry(measured: Mapping[str, Any], trial_id: int, remeasured: bool = False) -> dict:
     """What a study found, from a trial of the search or a finalist's re-measurement."""
     return {"trial_id": trial_id, **{k: measured[k] for k in ("params", "value", "score", "metrics", "runs")},
             "remeasured": remeasured}
@@ -350,10 +351,8 @@ def stored_state(directory: Path, write: bool = False) -> tuple[dict, list[dict]
         read_checkpoint(directory)  # says what is wrong with checkpoint.json
         raise InputError(f"{directory / JOURNAL}: holds no commit, so the study cannot be read")
     state = {**contents.state, "journal_bytes": contents.committed}
-    if write:
-        Journal(directory / JOURNAL).open(contents.committed).close()  # drop the uncommitted tail
-        if checkpoint != state:
-            write_checkpoint(directory, state)
+    if write and checkpoint != state:
+        write_checkpoint(directory, state)
     return state, contents.events
 
 

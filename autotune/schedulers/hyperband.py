@@ -26,9 +26,9 @@ class HyperbandScheduler(Scheduler):
     def __init__(self, seed: int = 0, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
         super().__init__(seed, min_step=min_step, max_step=max_step, reduction_factor=reduction_factor)
         # One bracket per rung of the first (each starting at that rung), plus one that never stops.
-        first_rungs = ASHAScheduler(seed, min_step, max_step, reduction_factor).rung_steps(max_step)
-        self.brackets = [ASHAScheduler(seed, rung, max_step, reduction_factor) for rung in first_rungs]
-        self.brackets.append(FIFOScheduler(seed))
+        first = ASHAScheduler(seed, min_step, max_step, reduction_factor)
+        self.brackets = [first, *(ASHAScheduler(seed, rung, max_step, reduction_factor)
+                                  for rung in list(first.rung_steps(max_step))[1:]), FIFOScheduler(seed)]
         count = len(self.brackets)
         self.weights = [math.ceil(count * reduction_factor ** (count - 1 - b) / (count - b)) for b in range(count)]
         self.assigned: dict[int, int] = {}
