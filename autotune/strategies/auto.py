@@ -52,7 +52,6 @@ class AutoStrategy(Strategy):
         # Every strategy of the plan learns every trial, so the next one starts with the whole history.
         self.inner = [STRATEGIES[name](space, seed=self.seed, max_trials=max_trials) for name, _ in self.plan]
         self.told = 0
-        self.pending: list[dict] = []
 
     @property
     def current(self) -> Strategy:
@@ -86,11 +85,10 @@ class AutoStrategy(Strategy):
         for strategy in self.inner:
             strategy.tell(params, score, status, step)
         self.told += 1
-        if dict(params) in self.pending:
-            self.pending.remove(dict(params))
+        self._settle(params)
 
     def asked(self, params: Mapping[str, Any]) -> None:
-        self.pending.append(dict(params))
+        super().asked(params)
         for strategy in self.inner:
             strategy.asked(params)
 

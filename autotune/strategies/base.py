@@ -49,6 +49,8 @@ class Strategy:
         # Indices of configurations asked or told, so a finite space is never proposed twice.
         self._seen: set[int] = set()
         self._scores_per_trial: int | None = None  # how many scores the first scored trial had
+        # Configurations asked and not told yet (running trials), which a model counts as a constant liar.
+        self.pending: list[dict] = []
 
     def ask(self) -> dict | None:
         """The next configuration to try, or None when nothing is left to propose."""
@@ -74,6 +76,13 @@ class Strategy:
             elif count != self._scores_per_trial:
                 raise ValueError(f"every trial needs {self._scores_per_trial} score(s), one per objective; got {count}")
         self._remember(params)
+        self._settle(params)
+
+    def _settle(self, params: Mapping[str, Any]) -> None:
+        """A told configuration is no longer running."""
+        params = dict(params)
+        if params in self.pending:
+            self.pending.remove(params)
 
     @property
     def several(self) -> bool:
@@ -121,6 +130,7 @@ class Strategy:
     def asked(self, params: Mapping[str, Any]) -> None:
         """A configuration proposed earlier and still running (on restore): never propose it again."""
         self._remember(params)
+        self.pending.append(dict(params))
 
     # -- memory of a finite space ------------------------------------------------------------
     @property

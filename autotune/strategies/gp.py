@@ -58,7 +58,6 @@ class GPStrategy(Strategy):
         self.n_startup_trials = max(1, min(10, dims + 3)) if n_startup_trials is None else max(1, n_startup_trials)
         self.rows: list[np.ndarray] = []       # encoded, told trials (failed, infeasible and pruned too)
         self.kinds: list[tuple] = []  # ("completed", score) | ("pruned", step, score) | ("failed",)
-        self.pending: list[tuple[dict, np.ndarray]] = []
         self.startup_asked = 0
         # The trust region's side and streaks: learnt again from the history on restore, like the rest.
         self.tr_length, self.tr_successes, self.tr_failures = TR_INITIAL, 0, 0
@@ -74,17 +73,12 @@ class GPStrategy(Strategy):
             params = self._startup_proposal()
         else:
             params = self._model_proposal()
-        self.pending.append((params, self.encoder.encode(params)))
+        self.pending.append(params)
         return params
 
     def tell(self, params: Mapping[str, Any], score: float | None, status: str = "completed",
              step: int | None = None) -> None:
         super().tell(params, score, status, step)
-        params = dict(params)
-        for i, (p, _) in enumerate(self.pending):
-            if p == params:
-                del self.pending[i]
-                break
         self.rows.append(self.encoder.encode(params))
         modelled = self.completed >= self.n_startup_trials  # the trust region moves only once the model leads
         improved = status == "completed" and float(score) < self.best_score - 1e-3 * abs(self.best_score)
@@ -107,10 +101,6 @@ class GPStrategy(Strategy):
             self.tr_length, self.tr_failures = self.tr_length / 2.0, 0
         if self.tr_length < TR_MIN:
             self.tr_length = TR_INITIAL
-
-    def asked(self, params: Mapping[str, Any]) -> None:
-        super().asked(params)
-        self.pending.append((dict(params), self.encoder.encode(params)))
 
     def counters(self) -> dict:
         return {"startup_asked": self.startup_asked}
@@ -152,7 +142,7 @@ class GPStrategy(Strategy):
         for rank, i in enumerate(order):
             y[i] = top + (rank + 1) / (len(order) + 1)
         y[[i for i, kind in enumerate(self.kinds) if kind[0] == "failed"]] = top + 1.0
-        rows = self.rows + [row for _, row in self.pending]
+        rows = self.rows + [self.encoder.encode(params) for params in self.pending]
         liar = warped.mean() if len(warped) else 0.0
         y = np.concatenate([y, np.full(len(self.pending), liar)])
         return np.array(rows), y

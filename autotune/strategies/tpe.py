@@ -67,7 +67,6 @@ class TPEStrategy(Strategy):
         # they are split, once it is known whether the scores are several (an infeasible trial may come first).
         self.observations: list[tuple[dict, str, Any, int | None]] = []
         self._rows: list[np.ndarray] = []
-        self.pending: list[dict] = []
         self.design: np.ndarray | None = None  # the startup trials' Latin hypercube, drawn at the first ask
         self.startup_asked = 0
 
@@ -85,17 +84,9 @@ class TPEStrategy(Strategy):
     def tell(self, params: Mapping[str, Any], score: float | None, status: str = "completed",
              step: int | None = None) -> None:
         super().tell(params, score, status, step)
-        for i, p in enumerate(self.pending):
-            if p == dict(params):
-                del self.pending[i]
-                break
         if status != "failed":
             self.observations.append((dict(params), status, score, step))
             self._rows.append(self._encode(params))
-
-    def asked(self, params: Mapping[str, Any]) -> None:
-        super().asked(params)
-        self.pending.append(dict(params))
 
     def counters(self) -> dict:
         return {"startup_asked": self.startup_asked}
