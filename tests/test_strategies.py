@@ -177,6 +177,31 @@ def test_tpe_learns_infeasible_as_the_worst(seed):
     assert sum(x > 0.5 for x in proposals[-20:]) <= 5  # random search would put about 10 there
 
 
+def test_tpe_recombines_parameters_once_trials_were_pruned():
+    """Early stopping leaves the good group to the fastest starters; tpe then chooses each parameter on its
+    own, so it also tries the good values of one parameter with the good values of another."""
+    space = Space.from_spec({"x": {"type": "float", "low": 0, "high": 1}, "y": {"type": "float", "low": 0, "high": 1}})
+    good = [(c + d, c + e) for c in (0.1, 0.8) for d, e in ((0, 0), (0.05, 0.02), (0.02, 0.07))]
+    # The rest crowd the good x of one group and the good y of the other: x near 0.1 and y near 0.8 are
+    # each clear of them, a combination that no good trial has.
+    rest = [(x, y) for x in np.linspace(0.75, 0.95, 4) for y in np.linspace(0.02, 0.25, 6)]
+
+    def off_diagonal(rest_status):
+        count = 0
+        for seed in range(12):
+            strategy = create_strategy({"name": "tpe", "seed": seed, "n_startup_trials": 5, "gamma": 0.2}, space)
+            for i, (x, y) in enumerate(good):
+                strategy.tell({"x": x, "y": y}, 0.1 * i)
+            for x, y in rest:
+                strategy.tell({"x": x, "y": y}, 5.0, rest_status, 1 if rest_status == "pruned" else None)
+            p = strategy.ask()
+            count += p["x"] < 0.3 and p["y"] > 0.6
+        return count
+
+    assert off_diagonal("completed") <= 2  # the joint model stays on the good trials' combinations
+    assert off_diagonal("pruned") >= 9
+
+
 def test_tpe_constant_liar_spreads_parallel_asks():
     space = Space.from_spec({"x": {"type": "float", "low": 0, "high": 1}})
     strategy = create_strategy({"name": "tpe", "seed": 1, "n_startup_trials": 5}, space)
