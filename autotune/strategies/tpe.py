@@ -75,7 +75,6 @@ class TPEStrategy(Strategy):
         # they are split, once it is known whether the scores are several (an infeasible trial may come first).
         self.observations: list[tuple[dict, str, Any, int | None]] = []
         self._rows: list[np.ndarray] = []
-        self.pruned_any = False
         self.design: np.ndarray | None = None  # the startup trials' Latin hypercube, drawn at the first ask
         self.startup_asked = 0
 
@@ -93,7 +92,6 @@ class TPEStrategy(Strategy):
     def tell(self, params: Mapping[str, Any], score: float | None, status: str = "completed",
              step: int | None = None) -> None:
         super().tell(params, score, status, step)
-        self.pruned_any = self.pruned_any or status == "pruned"
         if status != "failed":
             self.observations.append((dict(params), status, score, step))
             self._rows.append(self._encode(params))
@@ -150,7 +148,7 @@ class TPEStrategy(Strategy):
         good, bad = self._split()
         X = np.array(rows)
         several = self.several
-        independent = several or self.pruned_any
+        independent = several or any(status == "pruned" for _, status, _, _ in self.observations)
         factor = INDEPENDENT_BANDWIDTH_FACTOR if independent else BANDWIDTH_FACTOR
         below = Parzen(X[good], self.space, self.is_categorical, factor, flat=several)
         above = Parzen(X[bad], self.space, self.is_categorical, factor)
