@@ -137,6 +137,31 @@ def test_gp_does_not_keep_proposing_a_region_that_keeps_failing(status):
     assert len(failing) <= 6, failing  # of 75 model-led trials over 3 seeds
 
 
+def test_gp_finds_another_categorys_optimum_that_needs_other_numbers():
+    """Like tp on a server: "wide" is fair everywhere and best near (0.3, 0.3); "narrow" is best of all,
+    but only near (0.8, 0.8) and bad where "wide" is good. Searching the other category only within
+    the trust region around the incumbent found it in 1 seed of 8."""
+    space = Space.from_spec({"c": ["wide", "narrow"], "x": {"type": "float", "low": 0.0, "high": 1.0},
+                             "y": {"type": "float", "low": 0.0, "high": 1.0}})
+
+    def objective(p):
+        if p["c"] == "wide":
+            return 1 + (p["x"] - 0.3) ** 2 + (p["y"] - 0.3) ** 2
+        return 30 * ((p["x"] - 0.8) ** 2 + (p["y"] - 0.8) ** 2)
+
+    found = 0
+    for seed in range(8):
+        strategy = create_strategy({"name": "gp", "seed": seed}, space, max_trials=40)
+        best = math.inf
+        for _ in range(40):
+            p = strategy.ask()
+            value = objective(p)
+            strategy.tell(p, value)
+            best = min(best, value)
+        found += best < 1
+    assert found >= 4, found
+
+
 def test_huge_penalty_scores_do_not_break_the_model():
     """A study where some trials score 9e53 (a penalty seen in a real study): the model still finds the
     minimum among the others, and no value it learns is bigger than a few units."""

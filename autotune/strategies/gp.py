@@ -169,24 +169,49 @@ class GPStrategy(Strategy):
         # (their geometric mean keeps the volume); the whole space without a trust region.
         lengthscales = gp.lengthscales
         width = lengthscales / np.exp(np.log(lengthscales).mean()) * (self.tr_length if self.trust_region else 4.0)
-        low, high = np.clip(incumbent - width / 2, 0.0, 1.0), np.clip(incumbent + width / 2, 0.0, 1.0)
+        region = Region(enc, incumbent, width)
         scale = np.minimum(width, 1.0)
         steps = rng.choice([0.05, 0.1, 0.2, 0.4], size=(LOCAL_CANDIDATES, 1))
-        box = low + (high - low) * enc.random(rng, BOX_CANDIDATES)
+        unit = enc.random(rng, BOX_CANDIDATES)
+        box = region.low + (region.high - region.low) * unit
         box[:, enc.is_onehot] = enc.random(rng, BOX_CANDIDATES)[:, enc.is_onehot]
+        elsewhere = region.elsewhere(box)
+        box[elsewhere] = np.where(enc.is_onehot, box[elsewhere], unit[elsewhere])
         candidates = np.vstack([box, enc.perturb(rng, np.repeat(incumbent[None], LOCAL_CANDIDATES, axis=0),
                                                  steps * scale)])
-        candidates = enc.round(reflect(candidates, low, high, ~enc.is_onehot))
+        candidates = enc.round(region.fold(candidates))
         values = log_expected_improvement(gp, candidates, best)
         for round_ in range(REFINE_ROUNDS):
             order = np.argsort(-values, kind="stable")[:REFINE_STARTS]
             starts = np.repeat(candidates[order], REFINE_DRAWS, axis=0)
             step = 0.2 * 0.5 ** round_
             moved = enc.perturb(rng, starts, step * scale)
-            moved = enc.round(reflect(moved, low, high, ~enc.is_onehot))
+            moved = enc.round(region.fold(moved))
             candidates = np.vstack([candidates, moved])
             values = np.concatenate([values, log_expected_improvement(gp, moved, best)])
         return candidates[np.argsort(-values, kind="stable")]
+
+
+class Region:
+    """Where candidates are searched: the trust region's box around the incumbent for configurations
+    with the incumbent's categorical values, the whole space for the others. Changing a categorical is
+    already a step out of the incumbent's neighbourhood, and the best configuration of another choice
+    (another `tp`) often needs other numbers: bounded by the incumbent's box, the model judged those
+    choices only where they are bad, and never proposed them again (the server-shaped benchmark)."""
+
+    def __init__(self, encoder: Encoder, incumbent: np.ndarray, width: np.ndarray):
+        self.onehot = encoder.is_onehot
+        self.incumbent = incumbent[self.onehot]
+        self.low = np.clip(incumbent - width / 2, 0.0, 1.0)
+        self.high = np.clip(incumbent + width / 2, 0.0, 1.0)
+
+    def elsewhere(self, X: np.ndarray) -> np.ndarray:
+        """Rows whose categorical values differ from the incumbent's (none without categoricals)."""
+        return (X[:, self.onehot] != self.incumbent).any(axis=1)
+
+    def fold(self, X: np.ndarray) -> np.ndarray:
+        elsewhere = self.elsewhere(X)[:, None]
+        return reflect(X, np.where(elsewhere, 0.0, self.low), np.where(elsewhere, 1.0, self.high), ~self.onehot)
 
 
 def reflect(X: np.ndarray, low: np.ndarray, high: np.ndarray, columns: np.ndarray) -> np.ndarray:
