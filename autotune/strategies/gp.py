@@ -6,8 +6,9 @@ penalty of 9e53 is just a bad score. A Matérn 5/2 kernel with one length scale 
 a signal and a noise variance are fitted by maximising the marginal likelihood under weak priors
 (`gp_model.fit`); the next configuration maximises log expected improvement within a trust region
 around the best trial (TuRBO's box, which grows while trials improve and shrinks while they do not: the
-local refinement that a model of the whole space lacks at 5 and more dimensions), always rounded to
-what the space can hold. The first trials are the centre of the space and a Latin hypercube.
+local refinement that a model of the whole space lacks at 5 and more dimensions; see `Region` for
+categoricals), always rounded to what the space can hold. The first trials are the centre of the space
+and a Latin hypercube.
 
 Trials without a score still teach the model: failed and infeasible ones count as worse than every
 completed trial, pruned ones as worse than completed but better than failed (later steps better than
@@ -210,6 +211,7 @@ class Region:
         return (X[:, self.onehot] != self.incumbent).any(axis=1)
 
     def fold(self, X: np.ndarray) -> np.ndarray:
+        """Candidates mirrored back into where they may be searched."""
         elsewhere = self.elsewhere(X)[:, None]
         return reflect(X, np.where(elsewhere, 0.0, self.low), np.where(elsewhere, 1.0, self.high), ~self.onehot)
 
