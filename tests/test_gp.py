@@ -208,17 +208,27 @@ def test_constant_liar_spreads_parallel_asks():
     assert min(abs(a - b) for i, a in enumerate(batch) for b in batch[i + 1:]) > 1e-3, batch
 
 
-def test_encoder_rounds_ints_steps_logs_and_categoricals():
-    space = Space.from_spec({"n": {"type": "int", "low": 16, "high": 1024, "log": True},
-                             "m": {"type": "float", "low": 0.7, "high": 0.95, "step": 0.05},
-                             "c": ["a", "b", "c"]})
+@pytest.mark.parametrize("conditional", [False, True])
+def test_encoder_rounds_ints_steps_logs_and_categoricals(conditional):
+    """Any point rounds to a configuration's encoding; with conditions, inactive parameters are dropped
+    and their columns rounded to the one encoding they have (a chain: k needs s on, which needs c = b)."""
+    spec = {"n": {"type": "int", "low": 16, "high": 1024, "log": True},
+            "m": {"type": "float", "low": 0.7, "high": 0.95, "step": 0.05},
+            "c": ["a", "b", "c"]}
+    if conditional:
+        spec["s"] = {"type": "categorical", "values": ["on", "off"], "when": {"c": "b"}}
+        spec["k"] = {"type": "int", "low": 1, "high": 8, "when": {"s": "on"}}
+    space = Space.from_spec(spec)
     encoder = Encoder(space)
     rng = np.random.default_rng(0)
     rows = encoder.round(rng.random((200, encoder.width)))
+    kinds = set()
     for row in rows:
         params = encoder.decode(row)
         assert space.contains(params)
         assert np.allclose(encoder.encode(params), row)
+        kinds.add(tuple(sorted(params)))
+    assert len(kinds) == (3 if conditional else 1)
 
 
 def test_auto_says_what_it_chose_and_why():
@@ -230,6 +240,13 @@ def test_auto_says_what_it_chose_and_why():
     assert long.describe().startswith("auto: gp, then tpe") and create_strategy("tpe", numeric).describe() == "tpe"
     two = Space.from_spec({"a": {"type": "float", "low": 0.0, "high": 1.0}, "b": ["x", "y"]})
     assert create_strategy("auto", two, max_trials=40).describe() == "auto: tpe (1 numeric, 1 categorical parameters, budget 40)"
+    assert create_strategy("auto", numeric, max_trials=50, objectives=2).describe() == \
+        "auto: gp (6 numeric parameters, 2 objectives, budget 50)"
+    conditional = Space.from_spec({"spec": [True, False], "k": {"type": "int", "low": 1, "high": 8, "when": {"spec": True}},
+                                   "x": {"type": "float", "low": 0.0, "high": 1.0}})
+    assert create_strategy("auto", conditional, max_trials=50).describe() == "auto: tpe (conditional parameters, budget 50)"
+    assert create_strategy("auto", conditional, max_trials=50, objectives=2).describe() == \
+        "auto: gp (2 numeric, 1 categorical parameters, 2 objectives, budget 50)"
 
 
 def test_auto_keeps_its_choice_across_a_restore_and_hands_over_to_tpe():

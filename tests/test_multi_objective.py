@@ -177,8 +177,9 @@ def test_judging_the_front_says_who_dropped_off():
                                                                      "(every one failed or missed a hard SLO)")
 
 
-def test_resume_continues_a_multi_objective_study_exactly(tmp_path):
-    task = two_objective_task(strategy={"name": "tpe", "seed": 3, "n_startup_trials": 3},
+@pytest.mark.parametrize("strategy", ["tpe", "gp"])
+def test_resume_continues_a_multi_objective_study_exactly(tmp_path, strategy):
+    task = two_objective_task(strategy={"name": strategy, "seed": 3, "n_startup_trials": 3},
                               parameters={"threads": {"type": "int", "low": 1, "high": 7}, "sched": ["fcfs", "lpm"]})
     path = write_task(tmp_path, task)
     assert cli("run", path, "--study-dir", tmp_path / "whole", "--max-trials", "9").exit_code == 0

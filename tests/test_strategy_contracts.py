@@ -1,8 +1,8 @@
 """The contract for conditional spaces and several objectives, over every registered strategy: a strategy
 that says it takes them proposes only active parameters, never repeats, takes lists of scores and
-restores from state and history; one that does not is refused by name. Then tpe's own behaviour: it
-learns a conditional parameter from the trials that had it, and with several objectives it finds a
-better front than random search."""
+restores from state and history; one that does not is refused by name. Then the model strategies'
+behaviour: they learn a conditional parameter from the trials that had it, and with several objectives
+find a better front than random search (gp reaching both ends of it)."""
 import json
 
 import numpy as np
@@ -151,13 +151,14 @@ def test_a_strategy_that_declares_neither_is_refused_by_name():
     check_fits(Plain, Space.from_spec({"a": [1, 2]}))  # one objective, no conditions: fine
 
 
+@pytest.mark.parametrize("name", ["tpe", "gp"])
 @pytest.mark.parametrize("seed", range(4))
-def test_tpe_learns_a_conditional_parameter_from_the_trials_that_had_it(seed):
+def test_model_strategies_learn_a_conditional_parameter_from_the_trials_that_had_it(name, seed):
     """tokens matters only when spec is on, best at 6; trials with spec off say nothing about it."""
     space = Space.from_spec({"spec": [True, False], "tokens": {"type": "int", "low": 1, "high": 8,
                                                                "when": {"spec": True}},
                              "x": {"type": "float", "low": 0, "high": 1}})
-    strategy = create_strategy({"name": "tpe", "seed": seed, "n_startup_trials": 8}, space)
+    strategy = create_strategy({"name": name, "seed": seed, "n_startup_trials": 8}, space)
     proposals = []
     for _ in range(50):
         p = strategy.ask()
@@ -167,23 +168,35 @@ def test_tpe_learns_a_conditional_parameter_from_the_trials_that_had_it(seed):
     assert len(late) >= 15 and np.mean([abs(t - 6) <= 1 for t in late]) >= 0.6  # random: 3 of 8 values
 
 
-def test_tpe_finds_a_better_front_than_random_with_several_objectives():
-    """A two-objective problem in 6 variables: the hypervolume after 60 trials, over 6 seeds."""
+def zdt1_in_6(p):
+    x = [p[f"x{i}"] for i in range(6)]
+    g = 1 + 9 * sum(x[1:]) / 5
+    return [x[0], g * (1 - (x[0] / g) ** 0.5)]
+
+
+def front_after(name, seed, trials=60):
+    """The front a strategy finds on ZDT1 in 6 variables."""
     space = Space.from_spec({f"x{i}": {"type": "float", "low": 0, "high": 1} for i in range(6)})
+    strategy, points = create_strategy({"name": name, "seed": seed}, space, max_trials=trials, objectives=2), []
+    for _ in range(trials):
+        p = strategy.ask()
+        points.append(zdt1_in_6(p))
+        strategy.tell(p, points[-1])
+    return np.array(points)[nondominated(points)]
 
-    def zdt1(p):
-        x = [p[f"x{i}"] for i in range(6)]
-        g = 1 + 9 * sum(x[1:]) / 5
-        return [x[0], g * (1 - (x[0] / g) ** 0.5)]
 
-    def volume(name, seed):
-        strategy, points = create_strategy({"name": name, "seed": seed}, space), []
-        for _ in range(60):
-            p = strategy.ask()
-            points.append(zdt1(p))
-            strategy.tell(p, points[-1])
-        return hypervolume(np.array(points)[nondominated(points)], [11, 11])
+@pytest.mark.parametrize("name", ["tpe", "gp"])
+def test_model_strategies_find_a_better_front_than_random_with_several_objectives(name):
+    """The hypervolume after 60 trials, over 6 seeds."""
+    ours = [hypervolume(front_after(name, s), [11, 11]) for s in range(6)]
+    rnd = [hypervolume(front_after("random", s), [11, 11]) for s in range(6)]
+    assert np.median(ours) > np.median(rnd) and sum(t > r for t, r in zip(ours, rnd)) >= 5, (ours, rnd)
 
-    tpe = [volume("tpe", s) for s in range(6)]
-    rnd = [volume("random", s) for s in range(6)]
-    assert np.median(tpe) > np.median(rnd) and sum(t > r for t, r in zip(tpe, rnd)) >= 5, (tpe, rnd)
+
+def test_gp_aims_at_every_part_of_the_front():
+    """ParEGO draws the objectives' weights anew for each ask, so the front reaches both ends: the best
+    f1 (0 at x0 = 0) and the best f2 (0 at x0 = 1 with the rest 0), each close to its optimum. Weights
+    fixed at (1, 0), (0, 1) or (0.5, 0.5) miss one end or the other."""
+    for seed in range(4):
+        front = front_after("gp", seed, trials=50)
+        assert front[:, 0].min() < 0.01 and front[:, 1].min() < 0.2, (seed, front.min(axis=0))
