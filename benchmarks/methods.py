@@ -43,15 +43,38 @@ class Optuna:
         sampler = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
                    "cmaes": optuna.samplers.CmaEsSampler, "gp": optuna.samplers.GPSampler}[name](seed=seed)
         self.study = optuna.create_study(sampler=sampler)
+        self.spec = spec
         self.distributions = {k: _optuna_distribution(v) for k, v in spec.items()}
         self.trial = None  # asks and tells alternate here
 
     def ask(self) -> dict:
-        self.trial = self.study.ask(self.distributions)
-        return self.trial.params
+        """A conditional space is asked define-by-run, each parameter only when its conditions hold."""
+        if not any(isinstance(v, dict) and "when" in v for v in self.spec.values()):
+            self.trial = self.study.ask(self.distributions)
+            return self.trial.params
+        self.trial, params = ask_define_by_run(self.study, self.spec)
+        return params
 
     def tell(self, params: dict, value: float) -> None:
         self.study.tell(self.trial, value)
+
+
+def ask_define_by_run(study, spec: dict):
+    """A trial of an Optuna study and its params, each parameter suggested only when its `when` holds."""
+    trial, params = study.ask(), {}
+    for name, body in spec.items():
+        when = body.get("when", {}) if isinstance(body, dict) else {}
+        if all(params.get(k) == v for k, v in when.items()):
+            params[name] = _suggest(trial, name, body)
+    return trial, params
+
+
+def _suggest(trial, name: str, spec):
+    if isinstance(spec, list):
+        return trial.suggest_categorical(name, spec)
+    if spec["type"] == "int":
+        return trial.suggest_int(name, spec["low"], spec["high"], log=spec.get("log", False))
+    return trial.suggest_float(name, spec["low"], spec["high"], log=spec.get("log", False), step=spec.get("step"))
 
 
 def _optuna_distribution(spec):

@@ -23,6 +23,7 @@ import numpy as np
 
 from autotune import Space, create_strategy
 from autotune.pareto import hypervolume, nondominated
+from methods import ask_define_by_run
 
 STRATEGIES = ("autotune-auto", "autotune-tpe", "optuna-tpe", "optuna-nsga2", "autotune-random")
 BUDGETS = (50, 100)
@@ -127,24 +128,11 @@ class Optuna:
         self.trial = None  # asks and tells alternate here
 
     def ask(self) -> dict:
-        self.trial = self.study.ask()
-        params: dict = {}
-        for name, spec in self.spec.items():
-            when = spec.get("when", {}) if isinstance(spec, dict) else {}
-            if all(params.get(k) == v for k, v in when.items()):
-                params[name] = _suggest(self.trial, name, spec)
+        self.trial, params = ask_define_by_run(self.study, self.spec)
         return params
 
     def tell(self, params: dict, values: list[float]) -> None:
         self.study.tell(self.trial, values)
-
-
-def _suggest(trial, name: str, spec):
-    if isinstance(spec, list):
-        return trial.suggest_categorical(name, spec)
-    if spec["type"] == "int":
-        return trial.suggest_int(name, spec["low"], spec["high"], log=spec.get("log", False))
-    return trial.suggest_float(name, spec["low"], spec["high"], log=spec.get("log", False), step=spec.get("step"))
 
 
 def make(strategy: str, spec: dict, seed: int, n_objectives: int):

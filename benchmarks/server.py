@@ -1,8 +1,10 @@
-"""A mixed objective shaped like server tuning: categorical, log int, stepped and plain floats."""
+"""Mixed objectives shaped like server tuning: categorical, log int, stepped and plain floats; and a
+conditional one (speculative decoding on or off, its token count only when on)."""
 from __future__ import annotations
 
 import math
 
+import multi_objective
 from methods import best_so_far, make
 
 SPACE = {
@@ -34,3 +36,20 @@ def run(job):
     """Best-so-far objective at each budget for one (method, seed)."""
     method, seed, budgets = job
     return best_so_far(make(method, SPACE, seed, max(budgets)), objective, budgets)
+
+
+# The multi-objective benchmark's server problem, with speculative decoding and its conditional token count.
+CONDITIONAL_SPACE = multi_objective.SERVER_SPACE
+
+
+def conditional_objective(p: dict) -> float:
+    """Negative tokens/s per GPU under a p90 latency SLO of 1 s: beyond it the score is penalised as in
+    `objective`, so speculative decoding pays where it brings a high concurrency under the SLO."""
+    throughput, latency = multi_objective.server(p)
+    penalty = max(0.0, latency - 1.0)
+    return throughput * 1000 * (1 + penalty) ** -3
+
+
+def run_conditional(job):
+    method, seed, budgets = job
+    return best_so_far(make(method, CONDITIONAL_SPACE, seed, max(budgets)), conditional_objective, budgets)

@@ -36,6 +36,7 @@ from methods import OURS, THEIRS
 from autotune import Space, create_strategy
 
 METHODS = OURS + THEIRS
+CONDITIONAL_METHODS = ("autotune-auto", "autotune-tpe", "autotune-random", "optuna-tpe", "optuna-random")
 PACKAGES = ("numpy", "optuna", "torch", "scipy", "cmaes", "nevergrad", "scikit-learn", "coco-experiment")
 
 
@@ -79,6 +80,25 @@ def paired_difference(ours: list[float], theirs: list[float]) -> str:
     return f"{statistics.mean(differences):+.0f} ± {error:.0f}"
 
 
+def print_server(job_list, results, methods, budgets, rivals) -> None:
+    """A table of the best tokens/s per GPU by budget: mean (median) per method, the best by the mean,
+    and auto's paired difference to each rival."""
+    best = {}  # (method, budget) -> best tokens/s per GPU by seed
+    for (m, _, _), out in zip(job_list, results):
+        for b in budgets:
+            best.setdefault((m, b), []).append(-out[str(b)])
+    rivals = [r for r in rivals if {"autotune-auto", r} <= set(methods)]
+    rows = []
+    for b in budgets:
+        means = {m: statistics.mean(best[(m, b)]) for m in methods}
+        row = [b] + [f"{means[m]:.0f} ({statistics.median(best[(m, b)]):.0f})" for m in methods]
+        row.append(best_of(means, methods, lower=False))
+        row += [paired_difference(best[("autotune-auto", b)], best[(r, b)]) for r in rivals]
+        rows.append(row)
+    extra = [f"auto - {r} (mean, standard error)" for r in rivals]
+    print(table(["budget"] + list(methods) + ["best by the mean"] + extra, rows) + "\n")
+
+
 def auto_choice(spec: dict, budget: int) -> str:
     return create_strategy("auto", Space.from_spec(spec), max_trials=budget).describe()
 
@@ -92,7 +112,7 @@ def main() -> None:
     parser.add_argument("--slow-seeds", type=int, help="bbob seeds for optuna-gp, whose ask costs about 0.3 s "
                         "(default: as --seeds; 0 leaves it out of bbob)")
     parser.add_argument("--sklearn-seeds", type=int, help="seeds of the scikit-learn problems (default 5; quick 2)")
-    parser.add_argument("--sections", default="bbob,server,sklearn,cost", help="which tables to print")
+    parser.add_argument("--sections", default="bbob,server,conditional,sklearn,cost", help="which tables to print")
     parser.add_argument("--cache", help="directory that keeps finished runs (resumable)")
     args = parser.parse_args()
     methods = tuple(args.methods.split(",")) if args.methods else METHODS
@@ -132,24 +152,22 @@ def main() -> None:
         server_seeds = 3 if args.quick else 30
         job_list = [(m, seed, tuple(budgets)) for m in methods for seed in range(server_seeds)]
         results = run_jobs(server.run, job_list, args.processes, args.cache, "server")
-        best = {}  # (method, budget) -> best tokens/s per GPU by seed
-        for (m, _, _), out in zip(job_list, results):
-            for b in budgets:
-                best.setdefault((m, b), []).append(-out[str(b)])
-        compare = {"autotune-auto", "optuna-tpe"} <= set(methods)
         print(f"## Mixed server-shaped objective (6 parameters: categorical, log int, stepped and plain floats), "
               f"{server_seeds} seeds: mean (median) best tokens/s per GPU (higher is better)\n")
-        rows = []
-        for b in budgets:
-            means = {m: statistics.mean(best[(m, b)]) for m in methods}
-            row = [b] + [f"{means[m]:.0f} ({statistics.median(best[(m, b)]):.0f})" for m in methods]
-            row.append(best_of(means, methods, lower=False))
-            if compare:
-                row.append(paired_difference(best[("autotune-auto", b)], best[("optuna-tpe", b)]))
-            rows.append(row)
-        extra = ["auto - optuna-tpe (mean, standard error)"] if compare else []
-        print(table(["budget"] + list(methods) + ["best by the mean"] + extra, rows) + "\n")
+        print_server(job_list, results, methods, budgets, ("optuna-tpe",))
         print(auto_choice(server.SPACE, max(budgets)) + "\n")
+
+    if "conditional" in sections:
+        # The methods that take conditional parameters: Optuna's asked define-by-run.
+        conditional_methods = tuple(m for m in methods if m in CONDITIONAL_METHODS)
+        server_seeds = 3 if args.quick else 30
+        job_list = [(m, seed, tuple(budgets)) for m in conditional_methods for seed in range(server_seeds)]
+        results = run_jobs(server.run_conditional, job_list, args.processes, args.cache, "conditional")
+        print(f"## Conditional server-shaped objective (tp, log int, stepped float, chunked prefill, speculative "
+              f"decoding on or off with a conditional token count; a p90 latency SLO), {server_seeds} seeds: mean "
+              f"(median) best tokens/s per GPU (higher is better)\n")
+        print_server(job_list, results, conditional_methods, budgets, ("optuna-tpe", "autotune-tpe"))
+        print(auto_choice(server.CONDITIONAL_SPACE, max(budgets)) + "\n")
 
     if "sklearn" in sections:
         sk_budgets, sk_seeds = [16, 32], args.sklearn_seeds or (2 if args.quick else 5)

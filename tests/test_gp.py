@@ -244,9 +244,10 @@ def test_auto_says_what_it_chose_and_why():
         "auto: gp (6 numeric parameters, 2 objectives, budget 50)"
     conditional = Space.from_spec({"spec": [True, False], "k": {"type": "int", "low": 1, "high": 8, "when": {"spec": True}},
                                    "x": {"type": "float", "low": 0.0, "high": 1.0}})
-    assert create_strategy("auto", conditional, max_trials=50).describe() == "auto: tpe (conditional parameters, budget 50)"
+    assert create_strategy("auto", conditional, max_trials=50).describe() == \
+        "auto: gp (2 numeric, 1 categorical parameters (1 conditional), budget 50)"
     assert create_strategy("auto", conditional, max_trials=50, objectives=2).describe() == \
-        "auto: gp (2 numeric, 1 categorical parameters, 2 objectives, budget 50)"
+        "auto: gp (2 numeric, 1 categorical parameters (1 conditional), 2 objectives, budget 50)"
 
 
 def test_auto_keeps_its_choice_across_a_restore_and_hands_over_to_tpe():

@@ -3,12 +3,11 @@ and budget, chosen once at the start and kept in the state, so a resumed study g
 
 - A finite space that the budget covers: grid, since every configuration will be measured anyway and
   grid's order is reproducible.
-- Conditional parameters with one objective: tpe (gp takes them, but nothing measured gp there).
 - At most TPE_PARAMETERS parameters: tpe, ahead of gp and of every other method on bbob in 2
   dimensions at 20-100 trials.
-- Otherwise gp, ahead at 5 and 10 dimensions on bbob and on the mixed server-shaped objective, and
-  with several objectives (ParEGO) ahead of tpe and Optuna's multi-objective samplers on the
-  multi-objective benchmark (benchmarks/multi_objective.py), conditional server problem included.
+- Otherwise gp, ahead at 5 and 10 dimensions on bbob and on the mixed server-shaped objective, its
+  conditional variant included, and with several objectives (ParEGO) ahead of tpe and Optuna's
+  multi-objective samplers on the multi-objective benchmark (benchmarks/multi_objective.py).
 - Past GP_TRIALS trials (a larger budget, or none, as in a study bounded by time) it hands over to tpe:
   gp's ask grows with the cube of the trials, tpe's stays in milliseconds, and
   by then tpe has had the same history to learn from.
@@ -33,9 +32,8 @@ def plan(space, max_trials: int | None, objectives: int = 1) -> tuple[list[tuple
     budget = "no trial budget" if max_trials is None else f"budget {max_trials}"
     if space.finite and max_trials is not None and space.size <= max_trials:
         return [("grid", None)], f"all {space.size} configurations fit the budget of {max_trials}"
-    if space.conditional and objectives == 1:
-        return [("tpe", None)], f"conditional parameters, {budget}"
-    shape = f"{kinds} parameters" + (f", {objectives} objectives" if objectives > 1 else "")
+    shape = f"{kinds} parameters" + (f" ({len(space.when)} conditional)" if space.conditional else "") + \
+        (f", {objectives} objectives" if objectives > 1 else "")
     if len(space.params) <= TPE_PARAMETERS:
         return [("tpe", None)], f"{shape}, {budget}"
     if max_trials is not None and max_trials <= GP_TRIALS:
