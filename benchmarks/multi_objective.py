@@ -4,7 +4,7 @@ objectives) and a two-objective, conditional server-tuning problem: the hypervol
 front after 50 and 100 trials. Prints a table; asserts nothing. Needs the `bench` extra:
 pip install -e '.[bench]'.
 
-    python benchmarks/multi_objective.py            # the full run: 10 seeds (about 10 minutes on 2 cores)
+    python benchmarks/multi_objective.py            # the full run: 10 seeds (about 5 minutes on 2 cores)
     python benchmarks/multi_objective.py --quick    # a smoke run
 """
 from __future__ import annotations

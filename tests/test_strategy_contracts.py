@@ -30,6 +30,9 @@ CONDITIONAL_FINITE = {  # 2 x (4 + 1) x ... = (4 + 1) x (1 + 2 x 3) x 2 = 70 con
 }
 
 
+BLIND = ("grid", "random")  # the strategies that never read scores
+
+
 def conditional_space(name):
     return Space.from_spec(CONDITIONAL_FINITE if STRATEGIES[name].needs_finite_space else CONDITIONAL)
 
@@ -200,3 +203,23 @@ def test_gp_aims_at_every_part_of_the_front():
     for seed in range(4):
         front = front_after("gp", seed, trials=50)
         assert front[:, 0].min() < 0.01 and front[:, 1].min() < 0.2, (seed, front.min(axis=0))
+
+
+@pytest.mark.parametrize("name", sorted(n for n, cls in STRATEGIES.items() if cls.multi_objective and n not in BLIND))
+def test_several_objectives_survive_an_infinite_score_and_a_pruned_trial(name):
+    """Through the Python API: an overflowing penalty gives inf, and early stopping's `pruned` may come with
+    a list of scores. Neither may stop a model strategy or blind it (gp's scaling of inf gave NaN, and its
+    proposals were random from then on)."""
+    space = Space.from_spec({f"x{i}": {"type": "float", "low": 0, "high": 1} for i in range(6)})
+    strategy, points = create_strategy({"name": name, "seed": 0}, space, max_trials=60, objectives=2), []
+    for i in range(60):
+        p = strategy.ask()
+        if i == 5:  # among the first trials, so every model ask sees it
+            strategy.tell(p, [float("inf"), 3.0])
+        elif i == 20:
+            strategy.tell(p, [1.0, 1.0], "pruned", 1)
+        else:
+            points.append(zdt1_in_6(p))
+            strategy.tell(p, points[-1])
+    volume = hypervolume(np.array(points)[nondominated(points)], [11, 11])
+    assert volume > max(hypervolume(front_after("random", s), [11, 11]) for s in range(3))
