@@ -231,6 +231,19 @@ def test_encoder_rounds_ints_steps_logs_and_categoricals(conditional):
     assert len(kinds) == (3 if conditional else 1)
 
 
+def test_a_conditional_categorical_that_comes_into_play_takes_any_of_its_values():
+    """Perturbing configurations where `s` is inactive (c = a) into ones where it is active (c = b):
+    `s` must not default to its first value."""
+    space = Space.from_spec({"c": ["a", "b"], "s": {"type": "categorical", "values": ["x", "y", "z"],
+                                                    "when": {"c": "b"}}})
+    encoder = Encoder(space)
+    rows = np.repeat(encoder.encode({"c": "a"})[None], 600, axis=0)
+    moved = encoder.round(encoder.perturb(np.random.default_rng(0), rows, 0.2))  # switches 40% of c
+    now_active = [encoder.decode(row)["s"] for row in moved if encoder.decode(row)["c"] == "b"]
+    assert len(now_active) > 100 and set(now_active) == {"x", "y", "z"}
+    assert max(now_active.count(v) for v in "xyz") < 0.5 * len(now_active)
+
+
 def test_auto_says_what_it_chose_and_why():
     numeric = Space.from_spec({f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(6)})
     assert create_strategy("auto", numeric, max_trials=50).describe() == "auto: gp (6 numeric parameters, budget 50)"

@@ -356,12 +356,14 @@ class Encoder:
 
     def perturb(self, rng: np.random.Generator, rows: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """Gaussian steps on numeric columns (clipped to [0, 1]); each categorical switched to a random
-        choice with a probability that grows with its step."""
+        choice with a probability that grows with its step, and always where it is inactive (all zeros),
+        so that where its conditions come to hold it does not take its first value by default."""
         steps = np.broadcast_to(steps, rows.shape)
         out = np.clip(rows + rng.normal(size=rows.shape) * steps, 0.0, 1.0)
         for j, p in self.categorical:
             col = self.columns[j]
             switch = rng.random(len(rows)) < np.minimum(1.0, 2.0 * steps[:, col].mean(axis=1))
+            switch |= ~rows[:, col].any(axis=1)
             out[:, col] = rows[:, col]
             out[np.flatnonzero(switch)[:, None], np.arange(col.start, col.stop)[None]] = \
                 np.eye(len(p.values))[rng.integers(len(p.values), size=int(switch.sum()))]
