@@ -221,6 +221,8 @@ def test_the_vllm_speculative_example(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "objectives maximize throughput and minimize ttft p90" in result.stdout
     assert "num_speculative_tokens: int[1, 8] when speculative=true" in result.stdout
+    assert "strategy auto: gp (3 numeric, 1 categorical parameters (1 conditional), 2 objectives, budget 40)" \
+        in result.stdout  # validate says what auto will choose
     task = load_task(path)
     assert [o.candidates for o in task.objectives][1] == ("p90_ttft",) and task.space.conditional
     values = {"port": 8000, "max_num_seqs": 64, "gpu_memory_utilization": 0.9}

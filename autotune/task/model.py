@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 from ..objective import SLO, Objective
 from ..space import Space
+from ..strategies import create_strategy
 from .durations import format_duration
 
 # A task crosses process boundaries (Ray ships it to the node that runs the trial); read-only mappings
@@ -135,8 +136,14 @@ class Task:
             return self.budget.max_trials
         return self.space.size if self.strategy["name"] == "grid" else DEFAULT_MAX_TRIALS
 
+    def built_strategy(self):
+        """The strategy a study of this task starts with (seeded as the task says, else at random)."""
+        return create_strategy(dict(self.strategy), self.space, max_trials=self.max_trials,
+                               objectives=len(self.objectives))
+
     def summary(self) -> str:
-        """One line for `validate`: name, parameters and kinds, grid size, strategy, objective, budget."""
+        """One line for `validate`: name, parameters and kinds, grid size, strategy (as built for the study:
+        auto says what it will choose), objective, budget."""
         grid = f"grid size {self.space.size}" if self.space.finite else "continuous space"
         budget = [f"max_trials {self.max_trials}"]
         if self.budget.max_time:
@@ -150,6 +157,6 @@ class Task:
             on = f" on {stopping.objective.metric}" if stopping.objective else ""
             where += f"; early stopping {stopping.name}{on}" + (f" ({options})" if options else "")
         return (f"{self.name}: {len(self.space.params)} parameters ({self.space.describe()}); {grid}; "
-                f"strategy {self.strategy['name']}; {'objectives' if self.several else 'objective'} "
+                f"strategy {self.built_strategy().describe()}; {'objectives' if self.several else 'objective'} "
                 f"{' and '.join(f'{o.direction} {o.label}' for o in self.objectives)}; "
                 f"budget {', '.join(budget)}{where}")
