@@ -64,7 +64,7 @@ def ask_define_by_run(study, spec: dict):
     trial, params = study.ask(), {}
     for name, body in spec.items():
         when = body.get("when", {}) if isinstance(body, dict) else {}
-        if all(params.get(k) == v for k, v in when.items()):
+        if all(k in params and params[k] in (v if isinstance(v, list) else [v]) for k, v in when.items()):
             params[name] = _suggest(trial, name, body)
     return trial, params
 
