@@ -60,21 +60,23 @@ class Optuna:
 
 
 def ask_define_by_run(study, spec: dict):
-    """A trial of an Optuna study and its params, each parameter suggested only when its `when` holds."""
+    """A trial of an Optuna study and its params, each parameter suggested only when its `when` holds (as
+    autotune's Space decides it, so a parameter is active for the same configurations in both)."""
+    space = Space.from_spec(spec)
     trial, params = study.ask(), {}
     for name, body in spec.items():
-        when = body.get("when", {}) if isinstance(body, dict) else {}
-        if all(k in params and params[k] in (v if isinstance(v, list) else [v]) for k, v in when.items()):
-            params[name] = _suggest(trial, name, body)
+        if space.holds(name, params):
+            params[name] = _suggest(trial, name, _optuna_distribution(body))
     return trial, params
 
 
-def _suggest(trial, name: str, spec):
-    if isinstance(spec, list):
-        return trial.suggest_categorical(name, spec)
-    if spec["type"] == "int":
-        return trial.suggest_int(name, spec["low"], spec["high"], log=spec.get("log", False))
-    return trial.suggest_float(name, spec["low"], spec["high"], log=spec.get("log", False), step=spec.get("step"))
+def _suggest(trial, name: str, distribution):
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    kind = trial.suggest_int if isinstance(distribution, IntDistribution) else trial.suggest_float
+    return kind(name, distribution.low, distribution.high, step=distribution.step, log=distribution.log)
 
 
 def _optuna_distribution(spec):
@@ -84,8 +86,8 @@ def _optuna_distribution(spec):
         IntDistribution,
     )
 
-    if isinstance(spec, list):
-        return CategoricalDistribution(spec)
+    if isinstance(spec, list) or spec["type"] == "categorical":
+        return CategoricalDistribution(spec if isinstance(spec, list) else spec["values"])
     if spec["type"] == "int":
         return IntDistribution(spec["low"], spec["high"], log=spec.get("log", False), step=spec.get("step", 1))
     return FloatDistribution(spec["low"], spec["high"], log=spec.get("log", False), step=spec.get("step"))

@@ -36,7 +36,8 @@ from methods import OURS, THEIRS
 from autotune import Space, create_strategy
 
 METHODS = OURS + THEIRS
-CONDITIONAL_METHODS = ("autotune-auto", "autotune-tpe", "autotune-random", "optuna-tpe", "optuna-random")
+# The methods that take conditional parameters (Optuna's asked define-by-run), for the conditional section.
+CONDITIONAL_METHODS = ("autotune-auto", "autotune-gp", "autotune-tpe", "autotune-random", "optuna-tpe", "optuna-random")
 PACKAGES = ("numpy", "optuna", "torch", "scipy", "cmaes", "nevergrad", "scikit-learn", "coco-experiment")
 
 
@@ -157,9 +158,8 @@ def main() -> None:
         print_server(job_list, results, methods, budgets, ("optuna-tpe",))
         print(auto_choice(server.SPACE, max(budgets)) + "\n")
 
-    if "conditional" in sections:
-        # The methods that take conditional parameters: Optuna's asked define-by-run.
-        conditional_methods = tuple(m for m in methods if m in CONDITIONAL_METHODS)
+    conditional_methods = tuple(m for m in methods if m in CONDITIONAL_METHODS)
+    if "conditional" in sections and conditional_methods:
         server_seeds = 3 if args.quick else 30
         job_list = [(m, seed, tuple(budgets)) for m in conditional_methods for seed in range(server_seeds)]
         results = run_jobs(server.run_conditional, job_list, args.processes, args.cache, "conditional")

@@ -8,7 +8,7 @@ import pytest
 
 from autotune import Space, create_strategy, restore_strategy
 from autotune.strategies import gp_model
-from autotune.strategies.gp import Encoder, warp
+from autotune.strategies.gp import Encoder, Region, unit_range, warp
 
 LINE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 
@@ -242,6 +242,36 @@ def test_a_conditional_categorical_that_comes_into_play_takes_any_of_its_values(
     now_active = [encoder.decode(row)["s"] for row in moved if encoder.decode(row)["c"] == "b"]
     assert len(now_active) > 100 and set(now_active) == {"x", "y", "z"}
     assert max(now_active.count(v) for v in "xyz") < 0.5 * len(now_active)
+
+
+def test_the_trust_region_holds_where_the_best_trial_lacks_a_conditional_categorical():
+    """The best trial has c = a, so s is inactive there: candidates that keep c = a stay in the box
+    (comparing s's empty one-hot with theirs sent nearly all of them to the whole space)."""
+    space = Space.from_spec({"c": ["a", "b"], "s": {"type": "categorical", "values": ["x", "y", "z"],
+                                                    "when": {"c": "b"}},
+                             "x": {"type": "float", "low": 0, "high": 1}, "y": {"type": "float", "low": 0, "high": 1}})
+    encoder = Encoder(space)
+    incumbent = encoder.encode({"c": "a", "x": 0.5, "y": 0.5})
+    region = Region(encoder, incumbent, np.full(encoder.width, 0.1))
+    moved = encoder.round(region.fold(encoder.perturb(np.random.default_rng(0), np.repeat(incumbent[None], 2000, 0), 0.2)))
+    kept = moved[[encoder.decode(row)["c"] == "a" for row in moved]]
+    numeric = ~encoder.is_onehot
+    assert len(kept) > 500
+    assert ((kept[:, numeric] >= region.low[numeric]) & (kept[:, numeric] <= region.high[numeric])).all()
+
+
+def test_several_objectives_are_scaled_without_letting_one_outlier_squash_the_rest():
+    """ParEGO's scaling of one objective: the ordinary scores keep their spread over [0, 1] beside a huge
+    penalty or an infinity, in order; minus infinity counts as the best."""
+    ordinary = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    for outlier in (1e6, 1e300, np.inf):
+        z = unit_range(np.append(ordinary, outlier))
+        assert np.all(np.isfinite(z)) and np.all(np.diff(z) > 0)
+        assert z[0] == 0.0 and z[-2] == 1.0 and z[-1] > 1.0
+    z = unit_range(np.append(ordinary, -np.inf))
+    assert z[-1] == 0.0 and z[-2] == 1.0
+    assert np.allclose(unit_range(ordinary), (ordinary - 1) / 7)
+    assert np.all(unit_range(np.array([np.inf, np.inf])) == 0.0)
 
 
 def test_auto_says_what_it_chose_and_why():
