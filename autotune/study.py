@@ -24,7 +24,7 @@ from .records import FINAL, Status, StudyStatus, Trials, new_trial
 from .schedulers import create_scheduler, restore_scheduler
 from .storage import (CHECKPOINT, JOURNAL, LOCK, DamagedCheckpoint, Journal, StudyLock, read_checkpoint, read_journal,
                       write_checkpoint)
-from .strategies import create_strategy, restore_strategy
+from .strategies import restore_strategy
 from .task import Task, load_task
 
 TASK_COPY = "task.yaml"
@@ -106,12 +106,10 @@ class Study:
         try:
             text = Path(task_path).read_bytes()
             (directory / TASK_COPY).write_bytes(text)
-            spec = dict(task.strategy) if seed is None else {**task.strategy, "seed": seed}
             budget = {"max_trials": max_trials or task.max_trials,
                       "max_time": max_time or task.budget.max_time,
                       "max_failed_trials": task.budget.max_failed_trials}
-            strategy = create_strategy(spec, task.space, max_trials=budget["max_trials"],
-                                       objectives=len(task.objectives))
+            strategy = task.built_strategy(seed=seed, max_trials=budget["max_trials"])
             scheduler = create_scheduler(task.early_stopping.name, task.early_stopping.options, seed=strategy.seed)
             state = {
                 "format_version": FORMAT_VERSION, "name": task.name,

@@ -43,30 +43,33 @@ class Optuna:
         sampler = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
                    "cmaes": optuna.samplers.CmaEsSampler, "gp": optuna.samplers.GPSampler}[name](seed=seed)
         self.study = optuna.create_study(sampler=sampler)
-        self.spec = spec
-        self.distributions = {k: _optuna_distribution(v) for k, v in spec.items()}
+        self.space = Space.from_spec(spec)
+        self.distributions = optuna_distributions(spec)
         self.trial = None  # asks and tells alternate here
 
     def ask(self) -> dict:
         """A conditional space is asked define-by-run, each parameter only when its conditions hold."""
-        if not any(isinstance(v, dict) and "when" in v for v in self.spec.values()):
+        if not self.space.conditional:
             self.trial = self.study.ask(self.distributions)
             return self.trial.params
-        self.trial, params = ask_define_by_run(self.study, self.spec)
+        self.trial, params = ask_define_by_run(self.study, self.space, self.distributions)
         return params
 
     def tell(self, params: dict, value: float) -> None:
         self.study.tell(self.trial, value)
 
 
-def ask_define_by_run(study, spec: dict):
+def optuna_distributions(spec: dict) -> dict:
+    return {k: _optuna_distribution(v) for k, v in spec.items()}
+
+
+def ask_define_by_run(study, space: Space, distributions: dict):
     """A trial of an Optuna study and its params, each parameter suggested only when its `when` holds (as
     autotune's Space decides it, so a parameter is active for the same configurations in both)."""
-    space = Space.from_spec(spec)
     trial, params = study.ask(), {}
-    for name, body in spec.items():
+    for name in space.names:
         if space.holds(name, params):
-            params[name] = _suggest(trial, name, _optuna_distribution(body))
+            params[name] = _suggest(trial, name, distributions[name])
     return trial, params
 
 

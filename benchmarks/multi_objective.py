@@ -23,7 +23,7 @@ import numpy as np
 
 from autotune import Space, create_strategy
 from autotune.pareto import hypervolume, nondominated
-from methods import ask_define_by_run
+from methods import ask_define_by_run, optuna_distributions
 
 STRATEGIES = ("autotune-auto", "autotune-tpe", "optuna-tpe", "optuna-nsga2", "autotune-random")
 BUDGETS = (50, 100)
@@ -124,11 +124,11 @@ class Optuna:
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         sampler = {"tpe": optuna.samplers.TPESampler, "nsga2": optuna.samplers.NSGAIISampler}[name](seed=seed)
         self.study = optuna.create_study(sampler=sampler, directions=["minimize"] * n_objectives)
-        self.spec = spec
+        self.space, self.distributions = Space.from_spec(spec), optuna_distributions(spec)
         self.trial = None  # asks and tells alternate here
 
     def ask(self) -> dict:
-        self.trial, params = ask_define_by_run(self.study, self.spec)
+        self.trial, params = ask_define_by_run(self.study, self.space, self.distributions)
         return params
 
     def tell(self, params: dict, values: list[float]) -> None:

@@ -136,9 +136,11 @@ class Task:
             return self.budget.max_trials
         return self.space.size if self.strategy["name"] == "grid" else DEFAULT_MAX_TRIALS
 
-    def built_strategy(self):
-        """The strategy a study of this task starts with (seeded as the task says, else at random)."""
-        return create_strategy(dict(self.strategy), self.space, max_trials=self.max_trials,
+    def built_strategy(self, seed: int | None = None, max_trials: int | None = None):
+        """The strategy a study of this task starts with: seeded as the task says (or `seed`), else at
+        random; told the task's budget (or `max_trials`) and its number of objectives."""
+        spec = dict(self.strategy) if seed is None else {**self.strategy, "seed": seed}
+        return create_strategy(spec, self.space, max_trials=max_trials or self.max_trials,
                                objectives=len(self.objectives))
 
     def summary(self) -> str:
