@@ -7,7 +7,7 @@ import statistics
 import tempfile
 
 import numpy as np
-from methods import best_so_far, make
+from methods import best_so_far, budget_runs, make
 
 BOUND = 5.0
 
@@ -40,7 +40,8 @@ def _optimum(problem) -> float:
 
 
 def jobs(methods, functions, dims, budgets, seeds) -> list[tuple]:
-    return [(m, f, d, seed, tuple(budgets)) for m in methods for f in functions for d in dims for seed in seeds]
+    return [(m, f, d, seed, runs) for m in methods for f in functions for d in dims for seed in seeds
+            for runs in budget_runs(m, budgets)]
 
 
 def cells(job_list, results) -> dict:

@@ -2,7 +2,8 @@
 
 A method is named owner-name: autotune-<strategy>, optuna-<tpe|random|cmaes|gp>, ngopt-<centre|random>
 (NGOpt from its own default start, the middle of every range, or from a random point of the space).
-Every method is told the budget it will get (ours as max_trials, NGOpt as its budget).
+Every method is told the budget it will get (ours as max_trials, NGOpt as its budget); the methods that
+read it run once per budget (`budget_runs`).
 """
 from __future__ import annotations
 
@@ -143,6 +144,13 @@ def best_so_far(runner, objective, budgets) -> dict:
         if t in budgets:
             out[t] = best
     return out
+
+
+def budget_runs(method: str, budgets) -> list[tuple[int, ...]]:
+    """The budgets of each run a method needs: ours and NGOpt read their budget (gp's start is sized by
+    it, NGOpt picks its optimiser by it), so each budget is its own run, as a user with that many trials
+    gets it; Optuna's samplers do not, so one run to the largest gives every smaller budget exactly."""
+    return [tuple(budgets)] if method.startswith("optuna-") else [(b,) for b in budgets]
 
 
 def make(method: str, spec: dict, seed: int, budget: int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import multi_objective
-from methods import best_so_far, make
+from methods import best_so_far, budget_runs, make
 
 SPACE = {
     "tp": [1, 2, 4],
@@ -30,6 +30,10 @@ def objective(p: dict) -> float:
     latency = 1.0 + 4.0 * overload ** 2 + seqs / 900
     penalty = max(0.0, (latency - 2.0) / 2.0)
     return -(throughput / p["tp"] ** 0.5) * (1 + penalty) ** -3
+
+
+def jobs(methods, seeds, budgets) -> list[tuple]:
+    return [(m, seed, runs) for m in methods for seed in seeds for runs in budget_runs(m, budgets)]
 
 
 def run(job):

@@ -11,7 +11,7 @@ import math
 import statistics
 import warnings
 
-from methods import best_so_far, make
+from methods import best_so_far, budget_runs, make
 
 CV_SPLITS = 5
 
@@ -104,7 +104,7 @@ def run(job):
 
 
 def jobs(methods, budgets, seeds) -> list[tuple]:
-    return [(m, p, seed, tuple(budgets)) for m in methods for p in PROBLEMS for seed in seeds]
+    return [(m, p, seed, runs) for m in methods for p in PROBLEMS for seed in seeds for runs in budget_runs(m, budgets)]
 
 
 def mean_ranks(job_list, results, methods) -> dict:

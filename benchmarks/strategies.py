@@ -86,8 +86,8 @@ def print_server(job_list, results, methods, budgets, rivals) -> None:
     and auto's paired difference to each rival."""
     best = {}  # (method, budget) -> best tokens/s per GPU by seed
     for (m, _, _), out in zip(job_list, results):
-        for b in budgets:
-            best.setdefault((m, b), []).append(-out[str(b)])
+        for b, value in out.items():
+            best.setdefault((m, int(b)), []).append(-value)
     rivals = [r for r in rivals if {"autotune-auto", r} <= set(methods)]
     rows = []
     for b in budgets:
@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     parser.add_argument("--slow-seeds", type=int, help="bbob seeds for optuna-gp, whose ask costs about 0.3 s "
                         "(default: as --seeds; 0 leaves it out of bbob)")
+    parser.add_argument("--server-seeds", type=int, help="seeds of the server-shaped objectives (default 100; "
+                        "quick 3): at 20 trials one seed's best varies by hundreds of tokens/s")
     parser.add_argument("--sklearn-seeds", type=int, help="seeds of the scikit-learn problems (default 5; quick 2)")
     parser.add_argument("--sections", default="bbob,server,conditional,sklearn,cost", help="which tables to print")
     parser.add_argument("--cache", help="directory that keeps finished runs (resumable)")
@@ -123,6 +125,7 @@ def main() -> None:
     seeds = args.seeds or (2 if args.quick else 20)
     slow_seeds = seeds if args.slow_seeds is None else min(args.slow_seeds, seeds)
     budgets = [20, 50, 100]
+    server_seeds = args.server_seeds or (3 if args.quick else 100)
 
     versions = {}
     for name in PACKAGES:
@@ -150,8 +153,7 @@ def main() -> None:
                         for d in dims) + "\n")
 
     if "server" in sections:
-        server_seeds = 3 if args.quick else 30
-        job_list = [(m, seed, tuple(budgets)) for m in methods for seed in range(server_seeds)]
+        job_list = server.jobs(methods, range(server_seeds), budgets)
         results = run_jobs(server.run, job_list, args.processes, args.cache, "server")
         print(f"## Mixed server-shaped objective (6 parameters: categorical, log int, stepped and plain floats), "
               f"{server_seeds} seeds: mean (median) best tokens/s per GPU (higher is better)\n")
@@ -160,8 +162,7 @@ def main() -> None:
 
     conditional_methods = tuple(m for m in methods if m in CONDITIONAL_METHODS)
     if "conditional" in sections and conditional_methods:
-        server_seeds = 3 if args.quick else 30
-        job_list = [(m, seed, tuple(budgets)) for m in conditional_methods for seed in range(server_seeds)]
+        job_list = server.jobs(conditional_methods, range(server_seeds), budgets)
         results = run_jobs(server.run_conditional, job_list, args.processes, args.cache, "conditional")
         print(f"## Conditional server-shaped objective (tp, log int, stepped float, chunked prefill, speculative "
               f"decoding on or off with a conditional token count; a p90 latency SLO), {server_seeds} seeds: mean "

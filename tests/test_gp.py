@@ -117,6 +117,24 @@ def test_gp_finds_a_minimum_quickly():
     assert best < 0.05  # random search's median best in 30 trials is about 1
 
 
+@pytest.mark.parametrize("max_trials, start", [(20, 5), (100, 9), (None, 9), (6, 2)])
+def test_gp_starts_with_at_most_a_quarter_of_the_budget(max_trials, start):
+    """The start does not learn, the model does: two studies told opposite scores propose the same
+    trials while starting, then differ. 6 parameters start with 9 trials, 20 trials of budget with 5."""
+    space = Space.from_spec({f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(6)})
+    runs = []
+    for sign in (1, -1):
+        strategy = create_strategy({"name": "gp", "seed": 5}, space, max_trials=max_trials)
+        proposals = []
+        for _ in range(start + 1):
+            p = strategy.ask()
+            strategy.tell(p, sign * sum((p[k] - 0.3) ** 2 for k in p))
+            proposals.append(p)
+        runs.append(proposals)
+    assert runs[0][:start] == runs[1][:start]
+    assert runs[0][start] != runs[1][start]
+
+
 @pytest.mark.parametrize("status", ["infeasible", "failed"])
 def test_gp_does_not_keep_proposing_a_region_that_keeps_failing(status):
     """Everything with x + y > 1.2 fails (as out-of-memory runs do at high settings); the optimum of the

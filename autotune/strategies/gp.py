@@ -56,6 +56,7 @@ TR_SUCCESSES, TR_FAILURES = 3, 4
 # and ZDT3 at 50 trials 101.6 and 97.4 against 93.9 and 93.6; the others level within noise).
 RHO = 1.0
 INACTIVE = 0.5  # where an inactive numeric parameter is encoded
+START_SHARE = 4   # the start (centre and Latin hypercube) takes at most 1/START_SHARE of the budget
 # Several objectives' finite scores are clipped to +-HUGE before scaling (differences of wider ones
 # overflow), and each objective's range ends at a fence FENCE interquartile ranges above its upper quartile.
 HUGE = 1e150
@@ -65,6 +66,15 @@ FENCE = 10.0
 # always uses every trial.
 FIT_LIMIT = 160
 WARP_CLIP = 2.5  # warped scores beyond this many robust deviations above the median are squashed
+
+
+def start_size(dims: int, max_trials: int | None) -> int:
+    """Trials before the model leads: parameters + 3, at most 10, and at most a quarter of the budget (as
+    SMAC3 caps its initial design). On the strategy benchmark's server-shaped objective at 20 trials, a
+    start of 9 left the model too few: over 200 seeds gp was ahead of Optuna's TPE by 47 tokens/s per GPU
+    with 9, by 154 with 5. Longer budgets keep the longer start, which the tree models there prefer."""
+    size = min(10, dims + 3)
+    return size if max_trials is None else max(2, min(size, max_trials // START_SHARE))
 
 
 @register
@@ -80,8 +90,8 @@ class GPStrategy(Strategy):
         super().__init__(space, seed, max_trials, **options, **({} if trust_region else {"trust_region": False}))
         self.trust_region = trust_region
         self.encoder = Encoder(space)
-        dims = len(space.params)
-        self.n_startup_trials = max(1, min(10, dims + 3)) if n_startup_trials is None else max(1, n_startup_trials)
+        self.n_startup_trials = start_size(len(space.params), max_trials) if n_startup_trials is None \
+            else max(1, n_startup_trials)
         self.rows: list[np.ndarray] = []       # encoded, told trials (failed, infeasible and pruned too)
         # ("completed", score or tuple of scores) | ("pruned", step, score) | ("failed",)
         self.kinds: list[tuple] = []
