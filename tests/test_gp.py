@@ -135,6 +135,32 @@ def test_gp_starts_with_at_most_a_quarter_of_the_budget(max_trials, start):
     assert runs[0][start] != runs[1][start]
 
 
+def test_a_study_begun_before_the_start_was_capped_resumes_with_its_own_start():
+    """A checkpoint of an earlier release has no start size; with 20 trials of 6 parameters that release
+    started with 9 trials, and the resumed study goes on with them rather than switch to 5 mid-way. On a
+    plateau few trials improve, so the trust region's streaks, learnt again from the history with the
+    start it had, show a wrong start too."""
+    space = Space.from_spec({f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(6)})
+
+    def plateau(p):
+        return round(p["x0"], 1)
+
+    earlier = create_strategy({"name": "gp", "seed": 5, "n_startup_trials": 9}, space, max_trials=20)
+    history = []
+    for _ in range(7):
+        p = earlier.ask()
+        earlier.tell(p, plateau(p))
+        history.append({"params": p, "score": plateau(p), "status": "completed"})
+    state = json.loads(json.dumps(earlier.state()))
+    del state["start"], state["options"]["n_startup_trials"]  # as the earlier release wrote it
+    restored = restore_strategy(state, space, history=history)
+    for _ in range(12):
+        p = earlier.ask()
+        assert restored.ask() == p
+        for strategy in (earlier, restored):
+            strategy.tell(p, plateau(p))
+
+
 @pytest.mark.parametrize("status", ["infeasible", "failed"])
 def test_gp_does_not_keep_proposing_a_region_that_keeps_failing(status):
     """Everything with x + y > 1.2 fails (as out-of-memory runs do at high settings); the optimum of the

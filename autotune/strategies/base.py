@@ -104,19 +104,19 @@ class Strategy:
         return {}
 
     def restore_counters(self, state: Mapping[str, Any]) -> None:
-        """Take back what `counters` saved."""
+        """Take back what `counters` saved, before the history is replayed."""
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], space: Space,
                    history: Iterable[Mapping[str, Any]] | None = None) -> "Strategy":
         strategy = cls(space, seed=state["seed"], max_trials=state.get("max_trials"), **state.get("options", {}))
+        strategy.restore_counters(state)  # before the replay, whose learning may depend on them (gp's start)
         if history is None:  # a state from format 1 carries its own history
             history = legacy_history(state)
             for index in state.get("seen", []):
                 strategy._mark(int(index))
         strategy.replay(history)
         strategy.rng.bit_generator.state = state["rng"]
-        strategy.restore_counters(state)
         return strategy
 
     def replay(self, history: Iterable[Mapping[str, Any]]) -> None:
