@@ -1,9 +1,9 @@
 """Early-stopping benchmark: best eval loss against epochs spent on the real training example
 (tasks/workloads/train_mlp.py, the spiral MLP trained with numpy), over several seeds.
 
-autotune's TPE without stopping and with its asha, hyperband and median schedulers runs through the
-real study loop (strategy, scheduler, journal, checkpoints) with the inline executor calling the same
-training function in this process; Optuna's TPE runs with its SuccessiveHalvingPruner, HyperbandPruner
+autotune's TPE without stopping and with its asha, hyperband and median schedulers, and the default
+strategy (auto) with asha, run through the real study loop (strategy, scheduler, journal, checkpoints)
+with the inline executor calling the same training function in this process; Optuna's TPE runs with its SuccessiveHalvingPruner, HyperbandPruner
 and MedianPruner on that function too, and, to tell the schedulers from the samplers, with autotune's
 schedulers deciding instead of Optuna's pruners. Every method gets the epochs that full evaluation
 spends on FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and only completed
@@ -46,7 +46,7 @@ SPACE = {
 }
 OURS = ("none", "asha", "hyperband", "median")
 OPTUNA = ("sha", "hyperband", "median")
-METHODS = ([f"autotune-tpe+{s}" for s in OURS] + [f"optuna-tpe+{p}" for p in OPTUNA]
+METHODS = ([f"autotune-tpe+{s}" for s in OURS] + ["autotune-auto+asha"] + [f"optuna-tpe+{p}" for p in OPTUNA]
            + [f"optuna-tpe+autotune-{s}" for s in OURS[1:]])
 
 
@@ -75,7 +75,7 @@ def inline_trial(params, context):
 
 
 # -- the two runners: each returns [(epochs spent by the trial, its final loss or None if not completed)] --
-def run_autotune(scheduler: str, seed: int, budget: int) -> list[tuple[int, float | None]]:
+def run_autotune(strategy: str, scheduler: str, seed: int, budget: int) -> list[tuple[int, float | None]]:
     from autotune import Study, run_study
     from autotune.progress import Listener
 
@@ -92,7 +92,7 @@ def run_autotune(scheduler: str, seed: int, budget: int) -> list[tuple[int, floa
         stopping.update(min_step=1, **({"reduction_factor": REDUCTION_FACTOR} if scheduler != "median" else {}))
     task = {"name": f"bench-{scheduler}", "executor": {"name": "inline", "function": "early_stopping:inline_trial"},
             "workdir": str(Path(__file__).resolve().parent), "parameters": SPACE, "objective": "eval_loss",
-            "strategy": {"name": "tpe", "seed": seed}, "early_stopping": stopping,
+            "strategy": {"name": strategy, "seed": seed}, "early_stopping": stopping,
             "budget": {"max_trials": 100_000, "fail_fast": False}}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "task.yaml"
@@ -165,7 +165,10 @@ def run_optuna(pruner_name: str, seed: int, budget: int) -> list[tuple[int, floa
 def one_run(job):
     method, seed, budget = job
     sampler, _, name = method.partition("+")
-    trials = (run_autotune if sampler.startswith("autotune") else run_optuna)(name, seed, budget)
+    if sampler.startswith("autotune"):
+        trials = run_autotune(sampler.removeprefix("autotune-"), name, seed, budget)
+    else:
+        trials = run_optuna(name, seed, budget)
     return method, seed, trials
 
 
@@ -195,7 +198,10 @@ def main() -> None:
     runs = {(method, seed): trials for method, seed, trials in results}
     if args.save:
         args.save.write_text(json.dumps([{"method": m, "seed": s, "trials": t} for m, s, t in results]))
+    print_tables(runs, seeds, budget, args.processes)
 
+
+def print_tables(runs: dict, seeds, budget: int, processes: int) -> None:
     fractions = (1 / 27, 1 / 9, 1 / 3, 1)
     full = {s: best_at(runs[("autotune-tpe+none", s)], budget) for s in seeds}
     print(f"#### Best eval loss at a share of the {budget} epochs that full evaluation spends on {FULL_TRIALS} "
@@ -221,7 +227,8 @@ def main() -> None:
     print("| autotune | optuna | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions[1:]) + " |")
     print("|---" * (len(fractions) + 1) + "|")
     for ours, theirs in (("asha", "sha"), ("hyperband", "hyperband"), ("median", "median")):
-        for mine in (f"autotune-tpe+{ours}", f"optuna-tpe+autotune-{ours}"):
+        for mine in [m for m in METHODS if m.startswith("autotune-") and m.endswith(f"+{ours}")
+                     or m.endswith(f"+autotune-{ours}")]:
             cells = []
             for f in fractions[1:]:
                 a = [best_at(runs[(mine, s)], f * budget) for s in seeds]
@@ -231,7 +238,7 @@ def main() -> None:
             print(f"| {mine} | optuna-tpe+{theirs} | " + " | ".join(cells) + " |")
     print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, numpy {np.__version__}, optuna {importlib.metadata.version('optuna')}; "
-          f"{args.processes} processes.")
+          f"{processes} processes.")
 
 
 def _mean(values: list[float]) -> float:

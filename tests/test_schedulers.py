@@ -40,7 +40,7 @@ def test_asha_decides_only_at_rungs_and_never_at_or_past_max_step():
     s = asha()
     for trial in range(3):
         assert s.on_report(trial, 1, 1.0) == GO
-        assert s.on_report(trial, 3, 1.0) == GO
+        assert s.on_report(trial, 3, 0.5) == GO
     assert s.on_report(9, 1, 1.0) == GO
     assert s.on_report(9, 2, 99.0) == GO     # step 2 is no rung
     assert s.on_report(9, 3, 99.0) == STOP   # rung 3: the worst of 4
@@ -65,6 +65,26 @@ def test_asha_a_trial_reporting_again_after_its_end_starts_over():
     s.on_finish(1)
     assert s.on_report(1, 1, 0.5) == GO  # re-run: its earlier score left the rung
     assert sorted(s.rungs[1]) == [0.5, 1.0]
+
+
+def test_asha_judges_a_trial_at_a_rung_by_its_best_score_so_far():
+    """One bad epoch just before a rung (high learning rates spike) does not stop a trial that was ahead."""
+    s = asha()
+    for step, loss in ((1, 1.0), (2, 0.5), (3, 0.5)):
+        assert s.on_report(0, step, loss) == GO
+    assert s.on_report(1, 1, 1.0) == GO
+    assert s.on_report(1, 2, 0.2) == GO
+    assert s.on_report(1, 3, 5.0) == GO      # a spike at rung 3, but its best so far (0.2) leads there
+    assert s.on_report(2, 1, 1.0) == GO
+    assert s.on_report(2, 3, 0.6) == STOP    # its best (0.6) is behind the best of 3 (0.2, 0.5, 0.6)
+
+
+def test_asha_a_rerun_is_judged_by_its_new_attempt_alone():
+    s = asha()
+    s.on_report(0, 1, 1.0)
+    s.on_report(1, 1, 0.1)
+    s.on_finish(1)
+    assert s.on_report(1, 1, 3.0) == STOP  # the earlier attempt's 0.1 is gone with it
 
 
 def median(**options):

@@ -4,9 +4,15 @@ Rungs sit at min_step * reduction_factor^k below max_step. A trial reaching a ru
 among the best 1/reduction_factor of the scores recorded at that rung so far, itself included (ties go
 on; the first trials at a rung go on while they are the best there, as Optuna's SuccessiveHalvingPruner
 does). Each report is decided at once against what the rung holds then: no trial waits for a rung to fill.
+
+A trial's score at a rung is its best so far, as the median rule judges, not the one report at that step:
+SGD at a high learning rate spikes now and then, and on the spiral MLP the best configurations all spiked
+at epoch 9, a rung. Judged by that report, asha stopped them; judged by the best so far, autotune's TPE
+with asha went from 0.0152 to 0.0100 mean best eval loss at 2430 epochs (benchmarks/early_stopping.py).
 """
 from __future__ import annotations
 
+import math
 from bisect import insort
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -24,6 +30,7 @@ class ASHAScheduler(Scheduler):
         self.min_step, self.max_step, self.reduction_factor = min_step, max_step, reduction_factor
         self.rungs: dict[int, list[float]] = {}          # rung step -> scores recorded there, sorted
         self.recorded: dict[int, dict[int, float]] = {}  # trial -> {rung step: its score there}
+        self.best: dict[int, float] = {}                 # trial -> its best score so far
         self.ended: set[int] = set()
 
     @classmethod
@@ -41,7 +48,7 @@ class ASHAScheduler(Scheduler):
         if trial_id in self.ended:  # it reports again: a re-run, which starts over
             self.ended.discard(trial_id)
             self.forget(trial_id)
-        value = worst_if_missing(score)
+        value = self.best[trial_id] = min(worst_if_missing(score), self.best.get(trial_id, math.inf))
         recorded = self.recorded.setdefault(trial_id, {})
         for rung in self.rung_steps(step):
             if rung in recorded:
@@ -58,5 +65,6 @@ class ASHAScheduler(Scheduler):
 
     def forget(self, trial_id: int) -> None:
         """Take a trial's scores off the rungs (its attempt is void)."""
+        self.best.pop(trial_id, None)
         for rung, value in self.recorded.pop(trial_id, {}).items():
             self.rungs[rung].remove(value)
