@@ -68,7 +68,7 @@ def test_asha_a_trial_reporting_again_after_its_end_starts_over():
 
 
 def test_asha_judges_a_trial_at_a_rung_by_its_best_score_so_far():
-    """One bad epoch just before a rung (high learning rates spike) does not stop a trial that was ahead."""
+    """One bad epoch at a rung (high learning rates spike) does not stop a trial that was ahead."""
     s = asha()
     for step, loss in ((1, 1.0), (2, 0.5), (3, 0.5)):
         assert s.on_report(0, step, loss) == GO
@@ -76,7 +76,23 @@ def test_asha_judges_a_trial_at_a_rung_by_its_best_score_so_far():
     assert s.on_report(1, 2, 0.2) == GO
     assert s.on_report(1, 3, 5.0) == GO      # a spike at rung 3, but its best so far (0.2) leads there
     assert s.on_report(2, 1, 1.0) == GO
-    assert s.on_report(2, 3, 0.6) == STOP    # its best (0.6) is behind the best of 3 (0.2, 0.5, 0.6)
+    assert s.on_report(2, 3, 0.4) == STOP    # 0.4 is behind trial 1's best (0.2), though ahead of its 5.0
+
+
+def test_asha_and_median_stop_a_trial_whose_report_cannot_be_scored_however_good_it_was():
+    s = asha()
+    for trial, loss in enumerate((0.5, 0.6, 0.7)):
+        s.on_report(trial, 1, loss)
+        if trial:
+            s.on_report(trial, 3, loss)
+    assert s.on_report(0, 2, None) == GO     # step 2 is no rung
+    assert s.on_report(0, 3, None) == STOP   # diverged: last at rung 3, whatever its best before
+    m = median()
+    for trial in range(1, 6):
+        m.on_report(trial, 1, 1.0)
+        m.on_report(trial, 2, 1.0)
+    assert m.on_report(0, 1, 0.1) == GO
+    assert m.on_report(0, 2, None) == STOP
 
 
 def test_asha_a_rerun_is_judged_by_its_new_attempt_alone():

@@ -1,4 +1,5 @@
-"""Hyperband (Li et al. 2018) as brackets of ASHA, like Optuna's HyperbandPruner and Syne Tune's.
+"""Hyperband (Li et al. 2018) as brackets of ASHA, as Optuna's HyperbandPruner and Syne Tune's build it;
+each bracket judges as our asha does, a trial by its best score so far.
 
 Bracket b is an ASHA whose first rung is min_step * reduction_factor^b: bracket 0 stops the most, the last
 bracket has no rung below max_step and never stops. This hedges against curves that cross: a trial that
