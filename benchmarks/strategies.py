@@ -116,13 +116,14 @@ def main() -> None:
                         "quick 3): at 20 trials one seed's best varies by hundreds of tokens/s")
     parser.add_argument("--sklearn-seeds", type=int, help="seeds of the scikit-learn problems (default 10; quick 2): "
                         "with 3, which points a start draws moved a rank by 0.4")
+    parser.add_argument("--dims", help="bbob dimensions, comma-separated (default 2,5,10; quick 2,5)")
     parser.add_argument("--sections", default="bbob,server,conditional,sklearn,cost", help="which tables to print")
     parser.add_argument("--cache", help="directory that keeps finished runs (resumable)")
     args = parser.parse_args()
     methods = tuple(args.methods.split(",")) if args.methods else METHODS
     sections = args.sections.split(",")
     functions = [1, 7, 15, 21] if args.quick else list(range(1, 25))
-    dims = [2, 5] if args.quick else [2, 5, 10]
+    dims = [int(d) for d in args.dims.split(",")] if args.dims else [2, 5] if args.quick else [2, 5, 10]
     seeds = args.seeds or (2 if args.quick else 20)
     slow_seeds = seeds if args.slow_seeds is None else min(args.slow_seeds, seeds)
     budgets = [20, 50, 100]

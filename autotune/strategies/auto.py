@@ -3,8 +3,8 @@ and budget, chosen once at the start and kept in the state, so a resumed study g
 
 - A finite space that the budget covers: grid, since every configuration will be measured anyway and
   grid's order is reproducible.
-- At most TPE_PARAMETERS parameters: tpe, ahead of gp, of Optuna's samplers and of NGOpt from a random
-  point on bbob in 2 dimensions at 20-100 trials.
+- At most TPE_PARAMETERS parameters: tpe, ahead of Optuna's samplers on bbob in 2 dimensions at 20-100
+  trials (20 seeds), and of gp and NGOpt from a random point at 50 and 100; at 20 trials both lead it.
 - Otherwise gp, ahead at 5 and 10 dimensions on bbob and on the mixed server-shaped objective, its
   conditional variant included, and with several objectives (ParEGO) no worse than Optuna's
   multi-objective samplers in every cell of the multi-objective benchmark and ahead of tpe in all but
