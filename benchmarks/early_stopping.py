@@ -3,12 +3,12 @@
 
 autotune's TPE without stopping and with its asha, hyperband and median schedulers, and the default
 strategy (auto) with asha, run through the real study loop (strategy, scheduler, journal, checkpoints)
-with the inline executor calling the same training function in this process; Optuna's TPE runs with its SuccessiveHalvingPruner, HyperbandPruner
-and MedianPruner on that function too, and, to tell the schedulers from the samplers, with autotune's
-schedulers deciding instead of Optuna's pruners. Every method gets the epochs that full evaluation
-spends on FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and only completed
-trials count for the best loss. Prints a table; asserts nothing. Needs the `bench` extra:
-pip install -e '.[bench]'.
+with the inline executor calling the same training function in this process; Optuna's TPE runs with its
+SuccessiveHalvingPruner, HyperbandPruner and MedianPruner on that function too, and, to tell the
+schedulers from the samplers, with autotune's schedulers deciding instead of Optuna's pruners. Every
+method gets the epochs that full evaluation spends on FULL_TRIALS trials; a trial costs the epochs it
+reported (its `step`), and only completed trials count for the best loss. Prints a table; asserts
+nothing. Needs the `bench` extra: pip install -e '.[bench]'.
 
     python benchmarks/early_stopping.py            # 10 seeds (about 30 minutes on 2 shared cores)
     python benchmarks/early_stopping.py --quick    # 2 seeds, a smoke run
@@ -46,8 +46,8 @@ SPACE = {
 }
 OURS = ("none", "asha", "hyperband", "median")
 OPTUNA = ("sha", "hyperband", "median")
-METHODS = ([f"autotune-tpe+{s}" for s in OURS] + ["autotune-auto+asha"] + [f"optuna-tpe+{p}" for p in OPTUNA]
-           + [f"optuna-tpe+autotune-{s}" for s in OURS[1:]])
+METHODS = ([f"autotune-tpe+{s}" for s in OURS] + ["autotune-auto+asha"]
+           + [f"optuna-tpe+{p}" for p in OPTUNA] + [f"optuna-tpe+autotune-{s}" for s in OURS[1:]])
 
 
 class Stopped(Exception):
@@ -227,7 +227,7 @@ def print_tables(runs: dict, seeds, budget: int, processes: int) -> None:
     print("| autotune | optuna | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions[1:]) + " |")
     print("|---" * (len(fractions) + 1) + "|")
     for ours, theirs in (("asha", "sha"), ("hyperband", "hyperband"), ("median", "median")):
-        for mine in [m for m in METHODS if m.startswith("autotune-") and m.endswith(f"+{ours}")
+        for mine in [m for m in METHODS if (m.startswith("autotune-") and m.endswith(f"+{ours}"))
                      or m.endswith(f"+autotune-{ours}")]:
             cells = []
             for f in fractions[1:]:

@@ -18,7 +18,7 @@ from bisect import insort
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Decision, Scheduler, check_steps, register, worst_if_missing
+from .base import Decision, Scheduler, check_steps, judged, register, worst_if_missing
 
 
 @register
@@ -49,8 +49,8 @@ class ASHAScheduler(Scheduler):
         if trial_id in self.ended:  # it reports again: a re-run, which starts over
             self.ended.discard(trial_id)
             self.forget(trial_id)
-        best = self.best[trial_id] = min(worst_if_missing(score), self.best.get(trial_id, math.inf))
-        value = worst_if_missing(None) if score is None else best  # a diverged run does not recover
+        self.best[trial_id] = min(worst_if_missing(score), self.best.get(trial_id, math.inf))
+        value = judged(score, self.best[trial_id])
         recorded = self.recorded.setdefault(trial_id, {})
         for rung in self.rung_steps(step):
             if rung in recorded:

@@ -82,3 +82,9 @@ def check_steps(options: Mapping[str, Any]) -> str | None:
 def worst_if_missing(score: float | None) -> float:
     """A report that cannot be scored (a diverged run's NaN loss) ranks last; such reports tie with each other."""
     return math.inf if score is None else score
+
+
+def judged(score: float | None, best: float) -> float:
+    """What a trial is judged by: its best score so far, one spike aside; but a report that cannot be
+    scored ranks last whatever came before, since a diverged run does not recover."""
+    return worst_if_missing(None) if score is None else best

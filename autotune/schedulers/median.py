@@ -2,8 +2,9 @@
 
 At a step s >= min_step, a trial whose best score so far is worse than the median of the other trials'
 running averages at s (each one's mean score over its reports up to s) stops, once at least MIN_TRIALS
-other trials reported s; so does one whose report at s cannot be scored (a diverged run). It needs no rungs and no max_step, and stops only clear laggards. The averages
-at each step are kept sorted as they arrive, so a decision costs the same at trial 10,000 as at trial 10.
+other trials reported s; so does one whose report at s cannot be scored (a diverged run). It needs no
+rungs and no max_step, and stops only clear laggards. The averages at each step are kept sorted as they
+arrive, so a decision costs the same at trial 10,000 as at trial 10.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from bisect import insort
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Decision, Scheduler, check_steps, register, worst_if_missing
+from .base import Decision, Scheduler, check_steps, judged, register, worst_if_missing
 
 MIN_TRIALS = 5  # before that many others reported a step, their median says too little (Optuna's default too)
 
@@ -57,7 +58,7 @@ class MedianScheduler(Scheduler):
         median = _median(others) if len(others) >= MIN_TRIALS else None
         curve.averages[step] = curve.total / curve.count
         insort(others, curve.averages[step])
-        if step >= self.min_step and median is not None and (score is None or curve.best > median):
+        if step >= self.min_step and median is not None and judged(score, curve.best) > median:
             return Decision.STOP
         return Decision.CONTINUE
 
