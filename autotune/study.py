@@ -28,9 +28,13 @@ from .strategies import restore_strategy
 from .task import Task, load_task
 
 TASK_COPY = "task.yaml"
-# What a `run` killed before its first checkpoint leaves; such a directory is not a study and may be reused.
+# What a `run` killed before its first checkpoint leaves (and an empty journal): not a study, so reusable.
 CREATION_LEFTOVERS = {TASK_COPY, LOCK, f".{CHECKPOINT}.tmp"}
 ANSWER_KEYS = ("answer_id", "answer_front", "verdict", "verdict_reason")  # what the finalists decided
+
+
+def _creation_leftover(path: Path) -> bool:
+    return path.name in CREATION_LEFTOVERS or (path.name == JOURNAL and path.stat().st_size == 0)
 
 
 def now_iso() -> str:
@@ -94,8 +98,7 @@ class Study:
         directory = Path(study_dir) if study_dir else default_study_dir(task.name)
         if (directory / CHECKPOINT).exists():
             raise InputError(f"{directory}: already holds a study; continue it with `autotune resume {directory}`")
-        if directory.exists() and (not directory.is_dir() or
-                                   any(p.name not in CREATION_LEFTOVERS for p in directory.iterdir())):
+        if directory.exists() and (not directory.is_dir() or not all(map(_creation_leftover, directory.iterdir()))):
             raise InputError(f"{directory}: exists and is not an empty directory; choose another --study-dir")
         try:
             directory.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,28 @@ def test_events_past_the_checkpoint_are_dropped_on_resume(tmp_path):
     assert all(t["status"] == "completed" for t in trials)
 
 
+def test_a_run_killed_during_its_first_checkpoint_leaves_a_directory_run_can_use(tmp_path):
+    """What kill -9 during the first checkpoint write leaves (the task's copy, the lock file, an empty
+    journal, a half-written temporary checkpoint) is not a study yet: `run` takes the directory; a journal
+    that holds anything still makes it refuse."""
+    path = write_task(tmp_path, quick_task())
+    study = tmp_path / "s"
+    study.mkdir()
+    shutil.copy(path, study / "task.yaml")
+    (study / ".lock").write_text("")
+    (study / "trials.jsonl").write_bytes(b"")
+    (study / ".checkpoint.json.tmp").write_text('{"format_version": ')
+    result = cli("run", path, "--study-dir", study, "--max-trials", "2")
+    assert result.exit_code == 0, result.stderr
+    assert [t["status"] for t in report_of(study)["trials"]] == ["completed", "completed"]
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "trials.jsonl").write_text('{"event": "started"}\n')
+    assert_one_line_error(cli("run", path, "--study-dir", other), 2, "not an empty directory")
+    assert (other / "trials.jsonl").read_text() == '{"event": "started"}\n'
+
+
 def test_damage_inside_the_journal_is_an_error_naming_the_line(tmp_path):
     path = write_task(tmp_path, quick_task())
     study = tmp_path / "s"
