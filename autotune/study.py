@@ -34,7 +34,7 @@ ANSWER_KEYS = ("answer_id", "answer_front", "verdict", "verdict_reason")  # what
 
 
 def _creation_leftover(path: Path) -> bool:
-    return path.name in CREATION_LEFTOVERS or (path.name == JOURNAL and path.stat().st_size == 0)
+    return path.name in CREATION_LEFTOVERS or (path.name == JOURNAL and path.is_file() and path.stat().st_size == 0)
 
 
 def now_iso() -> str:
