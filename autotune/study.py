@@ -28,13 +28,22 @@ from .strategies import restore_strategy
 from .task import Task, load_task
 
 TASK_COPY = "task.yaml"
-# What a `run` killed before its first checkpoint leaves (and an empty journal): not a study, so reusable.
+# What a `run` killed before its first checkpoint.json leaves: not a study, so reusable (see _creation_leftover).
 CREATION_LEFTOVERS = {TASK_COPY, LOCK, f".{CHECKPOINT}.tmp"}
 ANSWER_KEYS = ("answer_id", "answer_front", "verdict", "verdict_reason")  # what the finalists decided
 
 
 def _creation_leftover(path: Path) -> bool:
-    return path.name in CREATION_LEFTOVERS or (path.name == JOURNAL and path.is_file() and path.stat().st_size == 0)
+    """A file a `run` killed before its first checkpoint.json may leave. The journal counts while it holds
+    no trial's events: empty, or only the creation's commit, which comes before checkpoint.json."""
+    if path.name in CREATION_LEFTOVERS:
+        return True
+    if path.name != JOURNAL or not path.is_file():
+        return False
+    try:
+        return not read_journal(path).events
+    except InputError:  # damaged: not ours to overwrite
+        return False
 
 
 def now_iso() -> str:

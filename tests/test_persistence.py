@@ -49,16 +49,22 @@ def test_events_past_the_checkpoint_are_dropped_on_resume(tmp_path):
     assert all(t["status"] == "completed" for t in trials)
 
 
-def test_a_run_killed_during_its_first_checkpoint_leaves_a_directory_run_can_use(tmp_path):
-    """What kill -9 during the first checkpoint write leaves (the task's copy, the lock file, an empty
-    journal, a half-written temporary checkpoint) is not a study yet: `run` takes the directory; a journal
-    that holds anything still makes it refuse."""
+@pytest.mark.parametrize("journal", ["empty", "creation commit"])
+def test_a_run_killed_during_its_first_commit_leaves_a_directory_run_can_use(tmp_path, journal):
+    """What kill -9 during the first commit leaves (the task's copy, the lock file, a journal that is empty
+    or holds only the creation's commit, a half-written temporary checkpoint, no checkpoint.json) is not a
+    study yet: `run` takes the directory. A journal holding a trial's events still makes it refuse."""
     path = write_task(tmp_path, quick_task())
+    done = tmp_path / "done"
+    assert cli("run", path, "--study-dir", done, "--max-trials", "1").exit_code == 0
+    creation_commit = (done / "trials.jsonl").read_bytes().split(b"\n")[0] + b"\n"
+    assert creation_commit.startswith(b'{"event": "checkpoint"')
+
     study = tmp_path / "s"
     study.mkdir()
     shutil.copy(path, study / "task.yaml")
     (study / ".lock").write_text("")
-    (study / "trials.jsonl").write_bytes(b"")
+    (study / "trials.jsonl").write_bytes(b"" if journal == "empty" else creation_commit)
     (study / ".checkpoint.json.tmp").write_text('{"format_version": ')
     result = cli("run", path, "--study-dir", study, "--max-trials", "2")
     assert result.exit_code == 0, result.stderr
@@ -66,9 +72,10 @@ def test_a_run_killed_during_its_first_checkpoint_leaves_a_directory_run_can_use
 
     other = tmp_path / "other"
     other.mkdir()
-    (other / "trials.jsonl").write_text('{"event": "started"}\n')
+    events = creation_commit + b'{"event": "started", "id": 0, "params": {"x": 0.5}, "gpus": null}\n'
+    (other / "trials.jsonl").write_bytes(events)
     assert_one_line_error(cli("run", path, "--study-dir", other), 2, "not an empty directory")
-    assert (other / "trials.jsonl").read_text() == '{"event": "started"}\n'
+    assert (other / "trials.jsonl").read_bytes() == events
 
 
 def test_damage_inside_the_journal_is_an_error_naming_the_line(tmp_path):
