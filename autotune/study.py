@@ -22,8 +22,8 @@ from .executors import EXECUTORS
 from .migrate import FORMAT_VERSION, migrate
 from .records import FINAL, Status, StudyStatus, Trials, new_trial
 from .schedulers import create_scheduler, restore_scheduler
-from .storage import (CHECKPOINT, JOURNAL, LOCK, DamagedCheckpoint, Journal, StudyLock, read_checkpoint, read_journal,
-                      write_checkpoint)
+from .storage import (CHECKPOINT, COMMIT_PREFIX, JOURNAL, LOCK, DamagedCheckpoint, Journal, StudyLock, read_checkpoint,
+                      read_journal, write_checkpoint)
 from .strategies import restore_strategy
 from .task import Task, load_task
 
@@ -34,16 +34,18 @@ ANSWER_KEYS = ("answer_id", "answer_front", "verdict", "verdict_reason")  # what
 
 
 def _creation_leftover(path: Path) -> bool:
-    """A file a `run` killed before its first checkpoint.json may leave. The journal counts while it holds
-    no trial's events: empty, or only the creation's commit, which comes before checkpoint.json."""
+    """A file a `run` killed before its first checkpoint.json may leave. The journal counts only while it
+    is nothing but the creation's commit (which comes before checkpoint.json), whole, cut short or not yet
+    written: anything else in a file of that name, ours or another tool's, is data the user may want."""
     if path.name in CREATION_LEFTOVERS:
         return True
-    if path.name != JOURNAL or not path.is_file():
+    if path.name != JOURNAL or path.is_symlink() or not path.is_file():  # a FIFO would block the read
         return False
     try:
-        return not read_journal(path).events
-    except InputError:  # damaged: not ours to overwrite
+        data = path.read_bytes()
+    except OSError:
         return False
+    return not data or (data.startswith(COMMIT_PREFIX) and b"\n" not in data.rstrip(b"\n"))
 
 
 def now_iso() -> str:

@@ -49,33 +49,45 @@ def test_events_past_the_checkpoint_are_dropped_on_resume(tmp_path):
     assert all(t["status"] == "completed" for t in trials)
 
 
-@pytest.mark.parametrize("journal", ["empty", "creation commit"])
-def test_a_run_killed_during_its_first_commit_leaves_a_directory_run_can_use(tmp_path, journal):
-    """What kill -9 during the first commit leaves (the task's copy, the lock file, a journal that is empty
-    or holds only the creation's commit, a half-written temporary checkpoint, no checkpoint.json) is not a
-    study yet: `run` takes the directory. A journal holding a trial's events still makes it refuse."""
+@pytest.mark.parametrize("journal", ["empty", "creation commit", "creation commit cut short"])
+def test_a_run_killed_before_its_first_checkpoint_leaves_a_directory_run_can_use(tmp_path, journal):
+    """What kill -9 before checkpoint.json first exists leaves (the task's copy, the lock file, a journal
+    that is empty or holds only the creation's commit, a half-written temporary checkpoint) is not a study
+    yet: `run` takes the directory."""
     path = write_task(tmp_path, quick_task())
-    done = tmp_path / "done"
-    assert cli("run", path, "--study-dir", done, "--max-trials", "1").exit_code == 0
-    creation_commit = (done / "trials.jsonl").read_bytes().split(b"\n")[0] + b"\n"
-    assert creation_commit.startswith(b'{"event": "checkpoint"')
-
+    commit = creation_commit(tmp_path, path)
     study = tmp_path / "s"
     study.mkdir()
     shutil.copy(path, study / "task.yaml")
     (study / ".lock").write_text("")
-    (study / "trials.jsonl").write_bytes(b"" if journal == "empty" else creation_commit)
+    (study / "trials.jsonl").write_bytes({"empty": b"", "creation commit": commit,
+                                          "creation commit cut short": commit[:40]}[journal])
     (study / ".checkpoint.json.tmp").write_text('{"format_version": ')
     result = cli("run", path, "--study-dir", study, "--max-trials", "2")
     assert result.exit_code == 0, result.stderr
     assert [t["status"] for t in report_of(study)["trials"]] == ["completed", "completed"]
 
+
+@pytest.mark.parametrize("journal", ["a trial's event", "another tool's file"])
+def test_a_journal_holding_more_than_the_creation_commit_keeps_run_out(tmp_path, journal):
+    path = write_task(tmp_path, quick_task())
+    content = {"a trial's event": creation_commit(tmp_path, path) +
+               b'{"event": "started", "id": 0, "params": {"x": 0.5}, "gpus": null}\n',
+               "another tool's file": b'{"trial": 0, "value": 0.31}\n{"trial": 1, "value": 0.29}\n'}[journal]
     other = tmp_path / "other"
     other.mkdir()
-    events = creation_commit + b'{"event": "started", "id": 0, "params": {"x": 0.5}, "gpus": null}\n'
-    (other / "trials.jsonl").write_bytes(events)
+    (other / "trials.jsonl").write_bytes(content)
     assert_one_line_error(cli("run", path, "--study-dir", other), 2, "not an empty directory")
-    assert (other / "trials.jsonl").read_bytes() == events
+    assert (other / "trials.jsonl").read_bytes() == content
+
+
+def creation_commit(tmp_path, path) -> bytes:
+    """The first line of a real study's journal: the commit its creation writes before checkpoint.json."""
+    done = tmp_path / "done"
+    assert cli("run", path, "--study-dir", done, "--max-trials", "1").exit_code == 0
+    line = (done / "trials.jsonl").read_bytes().split(b"\n")[0] + b"\n"
+    assert line.startswith(b'{"event": "checkpoint"')
+    return line
 
 
 def test_damage_inside_the_journal_is_an_error_naming_the_line(tmp_path):

@@ -116,10 +116,11 @@ def test_kill_9_while_a_checkpoint_is_being_written(tmp_path, strategy):
 
 def kill_during_checkpoint_writes(command, study, rng):
     """CHECKPOINT_KILLS runs, each killed during a checkpoint write, each after the first resuming the
-    study; stops at a run that ended before its kill. The command that goes on, and the kills that landed."""
-    temp, kills = study / ".checkpoint.json.tmp", 0
+    study; stops at a run that finished before its kill. The command that goes on, and the kills that landed."""
+    temp, kills, stderr = study / ".checkpoint.json.tmp", 0, study.parent / "stderr.txt"
     for _ in range(CHECKPOINT_KILLS):
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(stderr, "w") as err:  # a file, not a pipe: a full pipe would hold the run up
+            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + 30
         target, writes, present = rng.randint(1, 6), 0, False  # kill during the target-th write seen
         while proc.poll() is None and time.monotonic() < deadline:
@@ -133,6 +134,7 @@ def kill_during_checkpoint_writes(command, study, rng):
         proc.wait()
         if (study / "checkpoint.json").exists():
             command = autotune_cmd("resume", study)
-        if proc.returncode != -signal.SIGKILL:
-            break
+        if proc.returncode == 0:
+            break  # it finished before its kill
+        assert proc.returncode == -signal.SIGKILL, stderr.read_text()
     return command, kills
