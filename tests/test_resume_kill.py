@@ -3,10 +3,10 @@ configurations in the same order as one never interrupted, each trial id once.""
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +14,6 @@ from conftest import autotune_cmd, fake_trial_task, report_of, write_task
 
 KILLS = 10
 CHECKPOINT_KILLS = 3
-CHECKPOINT_ATTEMPTS = 5
 TRIALS = 20
 SLOW = {**os.environ, "FAKE_SLEEP": "0.15"}  # trials long enough for kills to land in every phase
 SPACES = {
@@ -90,7 +89,8 @@ def test_many_kill_points_land_mid_trial(tmp_path):
 
 @pytest.mark.parametrize("strategy", ["grid", "random", "tpe"])
 def test_kill_9_while_a_checkpoint_is_being_written(tmp_path, strategy):
-    """Kill the moment the checkpoint's temporary file appears: the rename has not happened yet."""
+    """Kill a run inside a checkpoint write, after the journal's commit and before the rename, and resume:
+    three times, then the study ends as one never interrupted."""
     options = {"name": strategy, "seed": 3}
     task = fake_trial_task(parameters=SPACES[strategy], strategy=options, budget={"max_trials": 12})
     path = write_task(tmp_path, task)
@@ -100,41 +100,61 @@ def test_kill_9_while_a_checkpoint_is_being_written(tmp_path, strategy):
 
     study = tmp_path / "killed"
     rng = random.Random(strategy)
-    # The temporary file lives for microseconds: a poller descheduled on a loaded machine can miss every
-    # write, and the run then ends unkilled. Such an attempt proves nothing, so it starts over afresh.
-    for _ in range(CHECKPOINT_ATTEMPTS):
-        shutil.rmtree(study, ignore_errors=True)
-        command, kills = kill_during_checkpoint_writes(autotune_cmd("run", path, "--study-dir", study), study, rng)
-        if kills == CHECKPOINT_KILLS:
+    # The first kill lands in the creation's own write, before any checkpoint.json; the others at random.
+    delays = [0.0] + [rng.uniform(0.3, 1.5) for _ in range(CHECKPOINT_KILLS - 1)]
+    command, kills = autotune_cmd("run", path, "--study-dir", study), 0
+    for delay in delays:
+        if not kill_inside_a_checkpoint_write(command, study, delay, rng):
             break
+        kills += 1
+        if (study / "checkpoint.json").exists():
+            command = autotune_cmd("resume", study)
     final = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert final.returncode == 0, final.stderr
-    assert kills == CHECKPOINT_KILLS
+    assert kills == CHECKPOINT_KILLS, "the study finished before every kill landed"
     state, got = sequence(study)
     assert got == expected and state["study"]["status"] == "completed"
 
 
-def kill_during_checkpoint_writes(command, study, rng):
-    """CHECKPOINT_KILLS runs, each killed during a checkpoint write, each after the first resuming the
-    study; stops at a run that finished before its kill. The command that goes on, and the kills that landed."""
-    temp, kills, stderr = study / ".checkpoint.json.tmp", 0, study.parent / "stderr.txt"
-    for _ in range(CHECKPOINT_KILLS):
-        with open(stderr, "w") as err:  # a file, not a pipe: a full pipe would hold the run up
-            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 30
-        target, writes, present = rng.randint(1, 6), 0, False  # kill during the target-th write seen
-        while proc.poll() is None and time.monotonic() < deadline:
-            now = temp.exists()
-            writes += now and not present
-            present = now
-            if present and writes == target:
-                proc.kill()
-                kills += 1
-                break
-        proc.wait()
-        if (study / "checkpoint.json").exists():
-            command = autotune_cmd("resume", study)
-        if proc.returncode == 0:
-            break  # it finished before its kill
-        assert proc.returncode == -signal.SIGKILL, stderr.read_text()
-    return command, kills
+def kill_inside_a_checkpoint_write(command, study, delay, rng) -> bool:
+    """Run `command` and, `delay` seconds on, put a FIFO where the next checkpoint write opens its temporary
+    file: the run blocks in that open, after the journal's commit and before the rename, and is killed
+    there with no race against a file that otherwise lives for microseconds. A cut-short temporary file
+    takes the FIFO's place, as a kill during the write leaves. False if the run ended first."""
+    temp, stderr = study / ".checkpoint.json.tmp", study.parent / "stderr.txt"
+    with open(stderr, "w") as err:  # a file, not a pipe: a full pipe would hold the run up
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=SLOW)
+    time.sleep(delay)
+    while proc.poll() is None:
+        try:
+            os.mkfifo(temp)
+            break
+        except FileExistsError:  # a write is under way: the next one blocks
+            time.sleep(0.001)
+        except FileNotFoundError:  # the study directory is not made yet
+            time.sleep(0.01)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and not blocked_opening_a_fifo(proc.pid):
+        assert time.monotonic() < deadline, "the run never reached a checkpoint write"
+        time.sleep(0.005)
+    ended = proc.poll() is not None
+    proc.kill()
+    proc.wait()
+    if ended:
+        assert proc.returncode == 0, stderr.read_text()
+        if temp.is_fifo():  # made as the run was leaving
+            temp.unlink()
+        return False
+    assert proc.returncode == -signal.SIGKILL, stderr.read_text()
+    previous = study / "checkpoint.json"
+    temp.unlink()
+    temp.write_bytes(previous.read_bytes()[: rng.randint(0, 200)] if previous.exists() else b'{"ver')
+    return True
+
+
+def blocked_opening_a_fifo(pid: int) -> bool:
+    """Linux names the kernel function a sleeping thread waits in; a FIFO's open waits for a reader."""
+    try:
+        return any((task / "wchan").read_text() == "wait_for_partner" for task in Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # it exited
+        return False
