@@ -100,8 +100,9 @@ def print_server(job_list, results, methods, budgets, rivals) -> None:
     print(table(["budget"] + list(methods) + ["best by the mean"] + extra, rows) + "\n")
 
 
-def auto_choice(spec: dict, budget: int) -> str:
-    return create_strategy("auto", Space.from_spec(spec), max_trials=budget).describe()
+def auto_choices(spec: dict, budgets) -> str:
+    """What auto chose at each budget (its choice can differ by budget)."""
+    return "; ".join(create_strategy("auto", Space.from_spec(spec), max_trials=b).describe() for b in budgets)
 
 
 def main() -> None:
@@ -151,7 +152,7 @@ def main() -> None:
         print_bbob(bbob_methods, cells, dims, budgets, label, functions)
         if len(bbob_methods) < len(methods):
             print("(optuna-gp left out: --slow-seeds 0)\n")
-        print("; ".join(auto_choice({f"x{i}": {"type": "float", "low": -5, "high": 5} for i in range(d)}, max(budgets))
+        print("; ".join(auto_choices({f"x{i}": {"type": "float", "low": -5, "high": 5} for i in range(d)}, budgets)
                         for d in dims) + "\n")
 
     if "server" in sections:
@@ -160,7 +161,7 @@ def main() -> None:
         print(f"## Mixed server-shaped objective (6 parameters: categorical, log int, stepped and plain floats), "
               f"{server_seeds} seeds: mean (median) best tokens/s per GPU (higher is better)\n")
         print_server(job_list, results, methods, budgets, ("optuna-tpe",))
-        print(auto_choice(server.SPACE, max(budgets)) + "\n")
+        print(auto_choices(server.SPACE, budgets) + "\n")
 
     conditional_methods = tuple(m for m in methods if m in CONDITIONAL_METHODS)
     if "conditional" in sections and conditional_methods:
@@ -170,7 +171,7 @@ def main() -> None:
               f"decoding on or off with a conditional token count; a p90 latency SLO), {server_seeds} seeds: mean "
               f"(median) best tokens/s per GPU (higher is better)\n")
         print_server(job_list, results, conditional_methods, budgets, ("optuna-tpe", "autotune-tpe"))
-        print(auto_choice(server.CONDITIONAL_SPACE, max(budgets)) + "\n")
+        print(auto_choices(server.CONDITIONAL_SPACE, budgets) + "\n")
 
     if "sklearn" in sections:
         sk_budgets, sk_seeds = [16, 32], args.sklearn_seeds or (2 if args.quick else 10)
@@ -186,7 +187,7 @@ def main() -> None:
                 for b in sk_budgets]
         print(table(["budget"] + list(methods) + ["best"], rows) + "\n")
         print("Problems: " + ", ".join(sklearn_tuning.name(p) for p in problems) + "\n")
-        choices = sorted({auto_choice(sklearn_tuning.SPACES[p[0]], max(sk_budgets)) for p in problems})
+        choices = sorted({auto_choices(sklearn_tuning.SPACES[p[0]], sk_budgets) for p in problems})
         print("; ".join(choices) + "\n")
 
     if "cost" in sections:

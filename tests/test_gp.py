@@ -326,7 +326,17 @@ def test_auto_says_what_it_chose_and_why():
     long = create_strategy("auto", numeric, max_trials=None)
     assert long.describe().startswith("auto: gp, then tpe") and create_strategy("tpe", numeric).describe() == "tpe"
     two = Space.from_spec({"a": {"type": "float", "low": 0.0, "high": 1.0}, "b": ["x", "y"]})
-    assert create_strategy("auto", two, max_trials=40).describe() == "auto: tpe (1 numeric, 1 categorical parameters, budget 40)"
+    assert create_strategy("auto", two, max_trials=40).describe() == \
+        "auto: tpe (1 numeric, 1 categorical parameters, not all continuous, budget 40)"
+    plane = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0},
+                             "y": {"type": "float", "low": 1e-3, "high": 1.0, "log": True}})
+    assert create_strategy("auto", plane, max_trials=49).describe() == "auto: gp (2 numeric parameters, budget 49)"
+    assert create_strategy("auto", plane, max_trials=50).describe() == "auto: tpe (2 numeric parameters, budget 50)"
+    assert create_strategy("auto", plane, max_trials=None).describe() == "auto: tpe (2 numeric parameters, no trial budget)"
+    lattice = Space.from_spec({"k": {"type": "int", "low": 1, "high": 25}, "x": {"type": "float", "low": 0.0, "high": 1.0,
+                                                                               "step": 0.01}})
+    assert create_strategy("auto", lattice, max_trials=20).describe() == \
+        "auto: tpe (2 numeric parameters, not all continuous, budget 20)"
     assert create_strategy("auto", numeric, max_trials=50, objectives=2).describe() == \
         "auto: gp (6 numeric parameters, 2 objectives, budget 50)"
     conditional = Space.from_spec({"spec": [True, False], "k": {"type": "int", "low": 1, "high": 8, "when": {"spec": True}},

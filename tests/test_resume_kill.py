@@ -89,8 +89,8 @@ def test_many_kill_points_land_mid_trial(tmp_path):
 
 @pytest.mark.parametrize("strategy", ["grid", "random", "tpe"])
 def test_kill_9_while_a_checkpoint_is_being_written(tmp_path, strategy):
-    """Kill a run inside a checkpoint write, after the journal's commit and before the rename, and resume:
-    three times, then the study ends as one never interrupted."""
+    """Kill a run inside a checkpoint write, after the journal's commit and before the rename, and resume,
+    CHECKPOINT_KILLS times: the study ends as one never interrupted."""
     options = {"name": strategy, "seed": 3}
     task = fake_trial_task(parameters=SPACES[strategy], strategy=options, budget={"max_trials": 12})
     path = write_task(tmp_path, task)
@@ -100,13 +100,17 @@ def test_kill_9_while_a_checkpoint_is_being_written(tmp_path, strategy):
 
     study = tmp_path / "killed"
     rng = random.Random(strategy)
-    # The first kill lands in the creation's own write, before any checkpoint.json; the others at random.
+    # The first kill lands in the creation's own write, before any checkpoint.json (a directory holding
+    # only the temporary file is one `run` takes); the others at random moments.
+    study.mkdir()
+    os.mkfifo(study / ".checkpoint.json.tmp")
     delays = [0.0] + [rng.uniform(0.3, 1.5) for _ in range(CHECKPOINT_KILLS - 1)]
     command, kills = autotune_cmd("run", path, "--study-dir", study), 0
     for delay in delays:
         if not kill_inside_a_checkpoint_write(command, study, delay, rng):
             break
         kills += 1
+        assert kills > 1 or not (study / "checkpoint.json").exists(), "the first kill missed the creation's write"
         if (study / "checkpoint.json").exists():
             command = autotune_cmd("resume", study)
     final = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -119,27 +123,30 @@ def test_kill_9_while_a_checkpoint_is_being_written(tmp_path, strategy):
 def kill_inside_a_checkpoint_write(command, study, delay, rng) -> bool:
     """Run `command` and, `delay` seconds on, put a FIFO where the next checkpoint write opens its temporary
     file: the run blocks in that open, after the journal's commit and before the rename, and is killed
-    there with no race against a file that otherwise lives for microseconds. A cut-short temporary file
-    takes the FIFO's place, as a kill during the write leaves. False if the run ended first."""
+    there with no race against a file that otherwise lives for microseconds. A cut-short file takes the
+    FIFO's place, as a kill during the write leaves one (here a prefix of the previous checkpoint, since
+    nothing of the new one was written). False if the run ended first."""
     temp, stderr = study / ".checkpoint.json.tmp", study.parent / "stderr.txt"
     with open(stderr, "w") as err:  # a file, not a pipe: a full pipe would hold the run up
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=SLOW)
-    time.sleep(delay)
-    while proc.poll() is None:
-        try:
-            os.mkfifo(temp)
-            break
-        except FileExistsError:  # a write is under way: the next one blocks
-            time.sleep(0.001)
-        except FileNotFoundError:  # the study directory is not made yet
-            time.sleep(0.01)
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and not blocked_opening_a_fifo(proc.pid):
-        assert time.monotonic() < deadline, "the run never reached a checkpoint write"
-        time.sleep(0.005)
-    ended = proc.poll() is not None
-    proc.kill()
-    proc.wait()
+    try:
+        time.sleep(delay)
+        while proc.poll() is None:
+            try:
+                os.mkfifo(temp)
+                break
+            except FileExistsError:  # the previous kill's leftover, until the run's first write replaces it
+                if temp.is_fifo():
+                    break
+                time.sleep(0.001)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and not blocked_opening_a_fifo(proc.pid):
+            assert time.monotonic() < deadline, "the run never blocked in a checkpoint write (is /proc/PID/wchan shown?)"
+            time.sleep(0.005)
+        ended = proc.poll() is not None
+    finally:  # never leave a run blocked on the FIFO, holding the study's lock
+        proc.kill()
+        proc.wait()
     if ended:
         assert proc.returncode == 0, stderr.read_text()
         if temp.is_fifo():  # made as the run was leaving
@@ -153,7 +160,8 @@ def kill_inside_a_checkpoint_write(command, study, delay, rng) -> bool:
 
 
 def blocked_opening_a_fifo(pid: int) -> bool:
-    """Linux names the kernel function a sleeping thread waits in; a FIFO's open waits for a reader."""
+    """Linux names the kernel function a sleeping thread waits in (/proc/PID/task/TID/wchan): an open of a
+    FIFO for writing waits for a reader in wait_for_partner (Linux 5.9 and later; this test needs it)."""
     try:
         return any((task / "wchan").read_text() == "wait_for_partner" for task in Path(f"/proc/{pid}/task").iterdir())
     except OSError:  # it exited
