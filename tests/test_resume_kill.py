@@ -141,7 +141,7 @@ def kill_inside_a_checkpoint_write(command, study, delay, rng) -> bool:
                 time.sleep(0.001)
         deadline = time.monotonic() + 60
         while proc.poll() is None and not blocked_opening_a_fifo(proc.pid):
-            assert time.monotonic() < deadline, "the run never blocked in a checkpoint write (is /proc/PID/wchan shown?)"
+            assert time.monotonic() < deadline, "the run never blocked in a checkpoint write (no /proc/PID/wchan?)"
             time.sleep(0.005)
         ended = proc.poll() is not None
     finally:  # never leave a run blocked on the FIFO, holding the study's lock

@@ -4,12 +4,12 @@ and budget, chosen once at the start and kept in the state, so a resumed study g
 - A finite space that the budget covers: grid, since every configuration will be measured anyway and
   grid's order is reproducible.
 - At most TPE_PARAMETERS parameters: tpe, unless all are continuous (floats without a step) and the
-  budget is under TPE_FROM_TRIALS (no budget is not under it). On bbob in 2 dimensions (20 seeds, the median over functions) tpe
-  is ahead of Optuna's samplers, gp and NGOpt from a random point at 50 and 100 trials, and gp ahead of
-  tpe below: by 0.05 to 0.18 in log10 regret at 20, 30 and 40 trials on seeds the benchmark does not
-  use (200-259 at 20, 200-219 at 30 and 40). On the scikit-learn problems with 2 parameters gp was
-  ahead at 16 and 32 trials where both are continuous (logistic regression's C and intercept scaling:
-  7 of 8 cells, seeds 0-19) and tpe where both are integers (kNN: 10 of 12).
+  budget is under TPE_FROM_TRIALS (no budget is not under it). On bbob in 2 dimensions (20 seeds, the
+  median over functions) tpe is ahead of Optuna's samplers, gp and NGOpt from a random point at 50 and
+  100 trials, and gp ahead of tpe below: by 0.05 to 0.18 in log10 regret at 20, 30 and 40 trials on
+  seeds the benchmark does not use (200-259 at 20, 200-219 at 30 and 40). On the scikit-learn problems
+  with 2 parameters gp was ahead at 16 and 32 trials where both are continuous (logistic regression's C
+  and intercept scaling: 7 of 8 cells, seeds 0-19) and tpe where both are integers (kNN: 10 of 12).
 - Otherwise gp, ahead at 5 and 10 dimensions on bbob and on the mixed server-shaped objective, its
   conditional variant included, and with several objectives (ParEGO) no worse than Optuna's
   multi-objective samplers in every cell of the multi-objective benchmark and ahead of tpe in all but
