@@ -192,6 +192,11 @@ class Space:
     def conditional(self) -> bool:
         return bool(self.when)
 
+    @property
+    def continuous(self) -> bool:
+        """Every parameter a number that may take any value in its range (a float without a step)."""
+        return all(isinstance(p, Numeric) and p.step is None for p in self.params)
+
     def holds(self, name: str, values: Mapping[str, Any]) -> bool:
         """Whether parameter `name` is active given the values of the parameters before it."""
         return all(parent in values and _grid_index(allowed, values[parent]) is not None

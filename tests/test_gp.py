@@ -8,7 +8,8 @@ import pytest
 
 from autotune import Space, create_strategy, restore_strategy
 from autotune.strategies import gp_model
-from autotune.strategies.gp import Encoder, Region, unit_range, warp
+from autotune.strategies.gp import LOCAL_RADIUS, Encoder, Region, unit_range, warp
+from autotune.strategies.local_search import local_step
 
 LINE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 
@@ -159,6 +160,102 @@ def test_a_study_begun_before_the_start_was_capped_resumes_with_its_own_start():
         assert restored.ask() == p
         for strategy in (earlier, restored):
             strategy.tell(p, plateau(p))
+
+
+def test_local_step_against_hand_computed_steps():
+    """Alone, the best point steps along the first axis (back from a bound); with a poised neighbour on
+    each axis, against the gradient of the plane through them; a neighbour in line with another adds
+    nothing to the model, so the step goes along the axis they leave out; a bound the gradient pushes
+    against holds its coordinate."""
+    r = 0.1
+    assert local_step(np.array([[0.5, 0.5]]), np.array([0.0]), r) == pytest.approx([0.6, 0.5])
+    assert local_step(np.array([[1.0, 0.5]]), np.array([0.0]), r) == pytest.approx([0.9, 0.5])
+    plane = lambda X: 2 * X[:, 0] + X[:, 1]  # noqa: E731
+    X = np.array([[0.5, 0.5], [0.6, 0.5], [0.5, 0.62]])
+    assert local_step(X, plane(X), r) == pytest.approx(np.array([0.5, 0.5]) - r * np.array([2.0, 1.0]) / math.sqrt(5))
+    far = np.array([[0.5, 0.5], [0.6, 0.5], [0.5, 0.75]])  # beyond twice the radius: not a neighbour
+    assert local_step(far, plane(far), r) == pytest.approx([0.5, 0.6])
+    in_line = np.array([[0.5, 0.5], [0.55, 0.5], [0.6, 0.5]])
+    assert local_step(in_line, np.array([0.0, 1.0, 2.0]), r) == pytest.approx([0.5, 0.6])
+    corner = np.array([[0.0, 0.5], [0.1, 0.5], [0.0, 0.6]])
+    assert local_step(corner, corner.sum(axis=1), r) == pytest.approx([0.0, 0.4])
+
+
+def valley(p):
+    """A narrow valley across the axes, 100 times steeper across it than along it, lowest at (1, -2)."""
+    u, v = (p["a"] - 1 + p["b"] + 2) / math.sqrt(2), (p["a"] - 1 - p["b"] - 2) / math.sqrt(2)
+    return u * u + 100 * v * v
+
+
+def test_gp_closes_a_continuous_study_with_steps_from_the_best_trial():
+    """The last 40% of a budget on two floats: each trial a short step from the best one before it (at
+    most LOCAL_RADIUS of the unit square, shorter after steps that did not help); the model before them
+    ranges over the whole square. On a plateau, where a linear model points nowhere, the model proposes
+    and nothing repeats."""
+    space = Space.from_spec({"a": {"type": "float", "low": -5.0, "high": 5.0},
+                             "b": {"type": "float", "low": -5.0, "high": 5.0}})
+    for seed in range(3):
+        strategy = create_strategy({"name": "gp", "seed": seed}, space, max_trials=20)
+        trials = []
+        for t in range(20):
+            p = strategy.ask()
+            if t >= 12:
+                incumbent = min(trials, key=valley)
+                distance = math.dist([p["a"], p["b"]], [incumbent["a"], incumbent["b"]]) / 10
+                assert 0 < distance <= LOCAL_RADIUS + 1e-9, (t, distance)
+            strategy.tell(p, valley(p))
+            trials.append(p)
+    plateau = create_strategy({"name": "gp", "seed": 0}, space, max_trials=20)
+    proposals = []
+    for _ in range(20):
+        p = plateau.ask()
+        plateau.tell(p, 1.0)
+        proposals.append((p["a"], p["b"]))
+    assert len(set(proposals)) == 20
+
+
+def test_only_small_continuous_spaces_with_a_budget_close_with_local_steps():
+    """A stepped float, a third parameter or no budget: the model proposes to the end."""
+    plane = {"a": {"type": "float", "low": -5.0, "high": 5.0}, "b": {"type": "float", "low": -5.0, "high": 5.0}}
+    for spec, budget in [(plane, None), ({**plane, "b": {**plane["b"], "step": 0.001}}, 20),
+                         ({**plane, "c": {"type": "float", "low": 0.0, "high": 1.0}}, 20)]:
+        strategy = create_strategy({"name": "gp", "seed": 0}, Space.from_spec(spec), max_trials=budget)
+        trials, far = [], 0
+        for t in range(20):
+            p = strategy.ask()
+            if t >= 12:
+                incumbent = min(trials, key=valley)
+                far += math.dist([p["a"], p["b"]], [incumbent["a"], incumbent["b"]]) / 10 > LOCAL_RADIUS
+            strategy.tell(p, valley(p))
+            trials.append(p)
+        assert far >= 2, (spec, budget)
+
+
+@pytest.mark.parametrize("running", [0, 1])
+def test_restored_in_its_local_phase_it_proposes_the_same(running):
+    """Restored from its history mid-way through the closing steps, failures among them, it steps as
+    the original does."""
+    space = Space.from_spec({"a": {"type": "float", "low": -5.0, "high": 5.0},
+                             "b": {"type": "float", "low": -5.0, "high": 5.0}})
+    original = create_strategy({"name": "gp", "seed": 4}, space, max_trials=30)
+    history = []
+    for t in range(22):
+        p = original.ask()
+        status = "failed" if t in (19, 21) else "completed"
+        score = valley(p) if status == "completed" else None
+        original.tell(p, score, status)
+        history.append({"params": p, "score": score, "status": status})
+    pending = [original.ask() for _ in range(running)]
+    state = json.loads(json.dumps(original.state()))
+    restored = restore_strategy(state, space, history=history + [{"params": p, "status": "running"} for p in pending])
+    for strategy in (original, restored):
+        for p in pending:
+            strategy.tell(p, valley(p))
+    for _ in range(8):
+        p = original.ask()
+        assert restored.ask() == p
+        for strategy in (original, restored):
+            strategy.tell(p, valley(p))
 
 
 @pytest.mark.parametrize("status", ["infeasible", "failed"])

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..space import Categorical, Numeric
+from ..space import Categorical
 from .base import RUNNING, STRATEGIES, Strategy, register
 
 GP_TRIALS = 200
@@ -44,7 +44,7 @@ def plan(space, max_trials: int | None, objectives: int = 1) -> tuple[list[tuple
     if len(space.params) <= TPE_PARAMETERS:
         if max_trials is None or max_trials >= TPE_FROM_TRIALS:
             return [("tpe", None)], f"{shape}, {budget}"
-        if not all(isinstance(p, Numeric) and p.step is None for p in space.params):
+        if not space.continuous:
             return [("tpe", None)], f"{shape}, not all continuous, {budget}"
     if max_trials is not None and max_trials <= GP_TRIALS:
         return [("gp", None)], f"{shape}, {budget}"
