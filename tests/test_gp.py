@@ -179,6 +179,13 @@ def test_local_step_against_hand_computed_steps():
     assert local_step(in_line, np.array([0.0, 1.0, 2.0]), r) == pytest.approx([0.5, 0.6])
     corner = np.array([[0.0, 0.5], [0.1, 0.5], [0.0, 0.6]])
     assert local_step(corner, corner.sum(axis=1), r) == pytest.approx([0.0, 0.4])
+    # The latest neighbours make the model: (0.4, 0.5), a step that failed, instead of (0.6, 0.5).
+    latest = np.array([[0.5, 0.5], [0.6, 0.5], [0.5, 0.6], [0.4, 0.5]])
+    assert local_step(latest, np.array([0.0, 1.0, 1.0, 2.0]), r) == \
+        pytest.approx(np.array([0.5, 0.5]) + r * np.array([2.0, -1.0]) / math.sqrt(5))
+    # A step that failed lies at twice the halved radius, whatever the rounding (0.1 + 0.2 is above 0.3).
+    in_reach = np.array([[0.1, 0.5], [0.1 + 0.2, 0.5]])
+    assert local_step(in_reach, np.array([0.0, 1.0]), r) == pytest.approx([0.1, 0.6])
 
 
 def valley(p):
@@ -187,47 +194,48 @@ def valley(p):
     return u * u + 100 * v * v
 
 
+PLANE = {"a": {"type": "float", "low": -5.0, "high": 5.0}, "b": {"type": "float", "low": -5.0, "high": 5.0}}
+
+
+def tail(spec, budget, objective, seed=0, trials=20, first=12):
+    """Each proposal from trial `first` on: its distance from the best trial before it (as a share of
+    the ranges, which are all 10 long) and whether it measures a configuration again."""
+    strategy = create_strategy({"name": "gp", "seed": seed}, Space.from_spec(spec), max_trials=budget)
+    told, out = [], []
+    for t in range(trials):
+        p = strategy.ask()
+        if t >= first:
+            incumbent = min(told, key=objective)
+            out.append((math.dist(list(p.values()), [incumbent[k] for k in p]) / 10, p in told))
+        strategy.tell(p, objective(p))
+        told.append(p)
+    return out
+
+
 def test_gp_closes_a_continuous_study_with_steps_from_the_best_trial():
-    """The last 40% of a budget on two floats: each trial a short step from the best one before it (at
-    most LOCAL_RADIUS of the unit square, shorter after steps that did not help); the model before them
-    ranges over the whole square. On a plateau, where a linear model points nowhere, the model proposes
-    and nothing repeats."""
-    space = Space.from_spec({"a": {"type": "float", "low": -5.0, "high": 5.0},
-                             "b": {"type": "float", "low": -5.0, "high": 5.0}})
-    for seed in range(3):
-        strategy = create_strategy({"name": "gp", "seed": seed}, space, max_trials=20)
-        trials = []
-        for t in range(20):
-            p = strategy.ask()
-            if t >= 12:
-                incumbent = min(trials, key=valley)
-                distance = math.dist([p["a"], p["b"]], [incumbent["a"], incumbent["b"]]) / 10
-                assert 0 < distance <= LOCAL_RADIUS + 1e-9, (t, distance)
-            strategy.tell(p, valley(p))
-            trials.append(p)
-    plateau = create_strategy({"name": "gp", "seed": 0}, space, max_trials=20)
-    proposals = []
-    for _ in range(20):
-        p = plateau.ask()
-        plateau.tell(p, 1.0)
-        proposals.append((p["a"], p["b"]))
-    assert len(set(proposals)) == 20
+    """The last 40% of a budget on two floats: each trial a step from the best one before it, at most
+    LOCAL_RADIUS of each range, shorter after steps that did not help, never measuring a configuration
+    again (a failed step enters the model; on a plateau, where the model points nowhere, and at a bound
+    the gradient pushes against, the Gaussian process proposes instead)."""
+    shapes = [valley, lambda p: p["a"] + (p["b"] - 1) ** 2, lambda p: math.floor(p["a"]) ** 2 + math.floor(p["b"]) ** 2,
+              lambda p: 1.0]
+    for objective in shapes:
+        for seed in range(4):
+            steps = tail(PLANE, 20, objective, seed)
+            assert not any(again for _, again in steps), (seed, steps)
+            if objective is valley:
+                assert all(0 < distance <= LOCAL_RADIUS + 1e-9 for distance, _ in steps), (seed, steps)
+                assert min(distance for distance, _ in steps) < LOCAL_RADIUS / 2, (seed, steps)
 
 
-def test_only_small_continuous_spaces_with_a_budget_close_with_local_steps():
-    """A stepped float, a third parameter or no budget: the model proposes to the end."""
-    plane = {"a": {"type": "float", "low": -5.0, "high": 5.0}, "b": {"type": "float", "low": -5.0, "high": 5.0}}
-    for spec, budget in [(plane, None), ({**plane, "b": {**plane["b"], "step": 0.001}}, 20),
-                         ({**plane, "c": {"type": "float", "low": 0.0, "high": 1.0}}, 20)]:
-        strategy = create_strategy({"name": "gp", "seed": 0}, Space.from_spec(spec), max_trials=budget)
-        trials, far = [], 0
-        for t in range(20):
-            p = strategy.ask()
-            if t >= 12:
-                incumbent = min(trials, key=valley)
-                far += math.dist([p["a"], p["b"]], [incumbent["a"], incumbent["b"]]) / 10 > LOCAL_RADIUS
-            strategy.tell(p, valley(p))
-            trials.append(p)
+def test_only_two_continuous_parameters_within_their_budget_close_with_local_steps():
+    """One parameter, a stepped float, a third parameter, no budget, or trials past the budget the
+    strategy was made with (a study resumed with a larger one): the model proposes to the end."""
+    line = {"a": PLANE["a"]}
+    for spec, budget in [(PLANE, None), (PLANE, 12), ({**PLANE, "b": {**PLANE["b"], "step": 0.001}}, 20),
+                         ({**PLANE, "c": {"type": "float", "low": 0.0, "high": 1.0}}, 20), (line, 20)]:
+        objective = valley if "b" in spec else (lambda p: math.sin(3 * p["a"]) + 0.05 * p["a"] ** 2)
+        far = sum(distance > 2 * LOCAL_RADIUS for distance, _ in tail(spec, budget, objective))
         assert far >= 2, (spec, budget)
 
 
@@ -427,8 +435,13 @@ def test_auto_says_what_it_chose_and_why():
         "auto: tpe (1 numeric, 1 categorical parameters, not all continuous, budget 40)"
     plane = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0},
                              "y": {"type": "float", "low": 1e-3, "high": 1.0, "log": True}})
-    assert create_strategy("auto", plane, max_trials=49).describe() == "auto: gp (2 numeric parameters, budget 49)"
-    assert create_strategy("auto", plane, max_trials=50).describe() == "auto: tpe (2 numeric parameters, budget 50)"
+    assert create_strategy("auto", plane, max_trials=100).describe() == "auto: gp (2 numeric parameters, budget 100)"
+    assert create_strategy("auto", plane, max_trials=101).describe() == "auto: tpe (2 numeric parameters, budget 101)"
+    assert create_strategy("auto", plane, max_trials=50, objectives=2).describe() == \
+        "auto: tpe (2 numeric parameters, 2 objectives, budget 50)"
+    line = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    assert create_strategy("auto", line, max_trials=49).describe() == "auto: gp (1 numeric parameters, budget 49)"
+    assert create_strategy("auto", line, max_trials=50).describe() == "auto: tpe (1 numeric parameters, budget 50)"
     assert create_strategy("auto", plane, max_trials=None).describe() == "auto: tpe (2 numeric parameters, no trial budget)"
     lattice = Space.from_spec({"k": {"type": "int", "low": 1, "high": 25}, "x": {"type": "float", "low": 0.0, "high": 1.0,
                                                                                "step": 0.01}})

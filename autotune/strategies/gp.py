@@ -68,12 +68,14 @@ FENCE = 10.0
 # always uses every trial.
 FIT_LIMIT = 160
 WARP_CLIP = 2.5  # warped scores beyond this many robust deviations above the median are squashed
-# On a continuous space of at most LOCAL_PARAMETERS parameters with a budget, the last LOCAL_SHARE of
-# the trials step downhill from the best one (see local_search), the first step LOCAL_RADIUS long in the
-# unit cube; the radius halves after each trial without improvement beyond the first d (which only place
-# the model's points). Measured at 2 parameters (bbob, 20 trials: a share of 0.6 or a radius of 0.05 did
-# worse); larger spaces keep the model to the end, their budgets here leaving few trials per linear model.
-LOCAL_PARAMETERS, LOCAL_SHARE, LOCAL_RADIUS = 2, 0.4, 0.03
+# On a continuous space of LOCAL_PARAMETERS parameters with a budget, the last LOCAL_SHARE of the
+# budget's trials step downhill from the best one (see local_search), the first steps LOCAL_RADIUS of each
+# range long; the length halves after each trial of that phase without improvement beyond the first d
+# (which only place the model's points), and starts over after LOCAL_HALVINGS halvings.
+# Measured at 2 parameters (bbob, 20 trials: a share of 0.3 or 0.6, or a radius of 0.05, did worse);
+# other spaces keep the model to the end: one parameter is the model's best case, and at 5 and 10
+# the budgets here leave few trials for each linear model of d + 1 points.
+LOCAL_PARAMETERS, LOCAL_SHARE, LOCAL_RADIUS, LOCAL_HALVINGS = 2, 0.4, 0.03, 6
 
 
 def start_size(dims: int, max_trials: int | None) -> int:
@@ -110,9 +112,9 @@ class GPStrategy(Strategy):
         self.best_score = math.inf
         self.front: list[tuple] = []  # with several objectives, the completed scores no other beats
         self.completed = 0
-        local = max_trials is not None and space.continuous and len(space.params) <= LOCAL_PARAMETERS
+        local = max_trials is not None and space.continuous and len(space.params) == LOCAL_PARAMETERS
         self.local_from = max_trials - round(LOCAL_SHARE * max_trials) if local else None
-        self.local_radius, self.local_failures = LOCAL_RADIUS, 0
+        self.local_failures = 0
 
     # -- contract -------------------------------------------------------------------------------
     def ask(self) -> dict | None:
@@ -145,9 +147,8 @@ class GPStrategy(Strategy):
             self.kinds.append(("failed",))
         if modelled:
             self._move_trust_region(improved)
-        if local:
-            self.local_failures += not improved
-            self.local_radius = LOCAL_RADIUS * 0.5 ** max(0, self.local_failures - len(self.space.params))
+        if local and not improved:
+            self.local_failures = (self.local_failures + 1) % (len(self.space.params) + LOCAL_HALVINGS + 1)
 
     def _improves(self, value: float | tuple) -> bool:
         """Whether a completed trial's score counts as progress for the trust region: a clearly better
@@ -163,8 +164,14 @@ class GPStrategy(Strategy):
 
     @property
     def _local(self) -> bool:
-        """Whether the next trial is in the closing local phase (one objective, its share of the budget)."""
-        return self.local_from is not None and len(self.rows) >= self.local_from and not self.front
+        """Whether the next trial is in the closing local phase: one objective, after the start, within
+        the budget the strategy was made for (a study resumed with a larger one goes on with the model)."""
+        return self.local_from is not None and not self.several and \
+            max(self.local_from, self.n_startup_trials) <= len(self.rows) < self.max_trials
+
+    @property
+    def local_radius(self) -> float:
+        return LOCAL_RADIUS * 0.5 ** max(0, self.local_failures - len(self.space.params))
 
     def _move_trust_region(self, improved: bool) -> None:
         self.tr_successes, self.tr_failures = (self.tr_successes + 1, 0) if improved else (0, self.tr_failures + 1)
