@@ -186,6 +186,9 @@ def test_local_step_against_hand_computed_steps():
     # A step that failed lies at twice the halved radius, whatever the rounding (0.1 + 0.2 is above 0.3).
     in_reach = np.array([[0.1, 0.5], [0.1 + 0.2, 0.5]])
     assert local_step(in_reach, np.array([0.0, 1.0]), r) == pytest.approx([0.1, 0.6])
+    # A geometry step from a corner that would leave the box either way stays on its edge.
+    corner_step = local_step(np.array([[1.0, 0.0], [0.98, 0.02]]), np.array([0.0, 1.0]), 0.03)
+    assert corner_step == pytest.approx([1 - 0.03 / math.sqrt(2), 0.0])
 
 
 def valley(p):
@@ -215,8 +218,8 @@ def tail(spec, budget, objective, seed=0, trials=20, first=12):
 def test_gp_closes_a_continuous_study_with_steps_from_the_best_trial():
     """The last 40% of a budget on two floats: each trial a step from the best one before it, at most
     LOCAL_RADIUS of each range, shorter after steps that did not help, never measuring a configuration
-    again (a failed step enters the model; on a plateau, where the model points nowhere, and at a bound
-    the gradient pushes against, the Gaussian process proposes instead)."""
+    again (a failed step enters the model; on a plateau, where the model points nowhere, the Gaussian
+    process proposes instead). After six halvings the steps start over at full length."""
     shapes = [valley, lambda p: p["a"] + (p["b"] - 1) ** 2, lambda p: math.floor(p["a"]) ** 2 + math.floor(p["b"]) ** 2,
               lambda p: 1.0]
     for objective in shapes:
@@ -226,6 +229,11 @@ def test_gp_closes_a_continuous_study_with_steps_from_the_best_trial():
             if objective is valley:
                 assert all(0 < distance <= LOCAL_RADIUS + 1e-9 for distance, _ in steps), (seed, steps)
                 assert min(distance for distance, _ in steps) < LOCAL_RADIUS / 2, (seed, steps)
+    spike = tail(PLANE, 30, lambda p: 0.0 if p["a"] == p["b"] == 0 else 1 + 0.001 * (p["a"] + p["b"]),
+                 trials=30, first=18)
+    lengths = [distance / LOCAL_RADIUS for distance, _ in spike]
+    shortest = lengths.index(min(lengths))
+    assert min(lengths) == pytest.approx(1 / 64) and max(lengths[shortest:]) == pytest.approx(1.0), lengths
 
 
 def test_only_two_continuous_parameters_within_their_budget_close_with_local_steps():

@@ -8,7 +8,7 @@ a signal and a noise variance are fitted by maximising the marginal likelihood u
 around the best trial (TuRBO's box, which grows while trials improve and shrinks while they do not: the
 local refinement that a model of the whole space lacks at 5 and more dimensions; see `Region` for
 categoricals), always rounded to what the space can hold. The first trials are the centre of the space
-and a Latin hypercube; on a continuous space of at most 2 parameters the last 40% of a budget step
+and a Latin hypercube; on 2 continuous parameters and one objective the last 40% of a budget step
 downhill from the best trial along a linear model of its neighbours instead (see `local_search`).
 
 Trials without a score still teach the model: failed and infeasible ones count as worse than every
@@ -68,13 +68,13 @@ FENCE = 10.0
 # always uses every trial.
 FIT_LIMIT = 160
 WARP_CLIP = 2.5  # warped scores beyond this many robust deviations above the median are squashed
-# On a continuous space of LOCAL_PARAMETERS parameters with a budget, the last LOCAL_SHARE of the
-# budget's trials step downhill from the best one (see local_search), the first steps LOCAL_RADIUS of each
-# range long; the length halves after each trial of that phase without improvement beyond the first d
-# (which only place the model's points), and starts over after LOCAL_HALVINGS halvings.
+# On a continuous space of LOCAL_PARAMETERS parameters, one objective and a budget, the last LOCAL_SHARE
+# of the budget's trials step downhill from the best one (see local_search), the first steps LOCAL_RADIUS
+# long in the unit square; the length halves after each trial of that phase without improvement beyond
+# the first d (which only place the model's points), and starts over after LOCAL_HALVINGS halvings.
 # Measured at 2 parameters (bbob, 20 trials: a share of 0.3 or 0.6, or a radius of 0.05, did worse);
-# other spaces keep the model to the end: one parameter is the model's best case, and at 5 and 10
-# the budgets here leave few trials for each linear model of d + 1 points.
+# other spaces keep the model to the end: one parameter was not measured, and at 5 and 10 the budgets
+# here leave few trials for each linear model of d + 1 points.
 LOCAL_PARAMETERS, LOCAL_SHARE, LOCAL_RADIUS, LOCAL_HALVINGS = 2, 0.4, 0.03, 6
 
 
