@@ -4,10 +4,10 @@ budgets.
 
 With few trials left, expected improvement over a model of the whole space still spends them where the
 model is unsure, often far from the best basin found so far, on a rugged function rarely better. A
-linear model through the best trial and d neighbours near it needs only those d + 1 points and
-spends the trials in that basin: on COCO's bbob at 2 dimensions and 20 trials, taking the last 8 trials
-this way took gp's median log10 regret over the functions from 0.647 to 0.356 (seeds 200-259; NGOpt from
-a random point 0.499), its mean by 0.11; at 50 trials from 0.194 to 0.046 (seeds 200-219). It costs on
+linear model through the best trial and d neighbours near it needs only those d + 1 points and spends
+the trials in that basin: on COCO's bbob at 2 dimensions and 20 trials, taking the last 8 trials this
+way took gp's median log10 regret over the functions from 0.647 to 0.356 (seeds 200-259; NGOpt from a
+random point 0.499), its mean by 0.11; at 50 trials from 0.194 to 0.046 (seeds 200-219). It costs on
 smooth narrow valleys, where the model's long jumps along the valley did better (f2, the separable
 ellipsoid, at 20 trials: 2.17 to 2.63). Ours instead of scipy's COBYLA, which is not a core dependency,
 and because a strategy proposes one point per ask and is rebuilt from its history: every step here is a
