@@ -13,8 +13,8 @@ import numpy as np
 
 from autotune import Space, create_strategy
 
-# autotune-gp is left out by default: auto chooses it on every problem here but kNN's (two integers) and
-# bbob at 2 dimensions with 50 or 100 trials, where it chooses tpe.
+# autotune-gp is left out by default: auto chooses it on every problem here but kNN's (two integers),
+# where it chooses tpe.
 OURS = ("autotune-auto", "autotune-tpe", "autotune-random")
 THEIRS = ("optuna-tpe", "optuna-gp", "optuna-cmaes", "optuna-random", "ngopt-centre", "ngopt-random")
 

@@ -251,8 +251,7 @@ def test_only_two_continuous_parameters_within_their_budget_close_with_local_ste
 def test_restored_in_its_local_phase_it_proposes_the_same(running):
     """Restored from its history mid-way through the closing steps, failures among them, it steps as
     the original does."""
-    space = Space.from_spec({"a": {"type": "float", "low": -5.0, "high": 5.0},
-                             "b": {"type": "float", "low": -5.0, "high": 5.0}})
+    space = Space.from_spec(PLANE)
     original = create_strategy({"name": "gp", "seed": 4}, space, max_trials=30)
     history = []
     for t in range(22):
