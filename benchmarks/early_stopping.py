@@ -5,13 +5,15 @@ autotune's TPE without stopping and with its asha, hyperband and median schedule
 strategy (auto) with asha, run through the real study loop (strategy, scheduler, journal, checkpoints)
 with the inline executor calling the same training function in this process; Optuna's TPE runs with its
 SuccessiveHalvingPruner, HyperbandPruner and MedianPruner on that function too, and, to tell the
-schedulers from the samplers, with autotune's schedulers deciding instead of Optuna's pruners. Every
-method gets the epochs that full evaluation spends on FULL_TRIALS trials; a trial costs the epochs it
-reported (its `step`), and only completed trials count for the best loss. Prints a table; asserts
-nothing. Needs the `bench` extra: pip install -e '.[bench]'.
+schedulers from the samplers, with autotune's schedulers deciding instead of Optuna's pruners. Each
+stopping method decides first at epoch 1 and, marked @GRACE, at epoch GRACE. Every method gets the epochs
+that full evaluation spends on FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and
+only completed trials count for the best loss. Prints a table; asserts nothing. Needs the `bench` extra:
+pip install -e '.[bench]'.
 
-    python benchmarks/early_stopping.py            # 10 seeds (about 30 minutes on 2 shared cores)
+    python benchmarks/early_stopping.py            # 10 seeds (about 10 minutes on 2 cores)
     python benchmarks/early_stopping.py --quick    # 2 seeds, a smoke run
+    python benchmarks/early_stopping.py --first-seed 10 --seeds 20 --methods autotune-auto+asha@9
 """
 from __future__ import annotations
 
@@ -46,8 +48,14 @@ SPACE = {
 }
 OURS = ("none", "asha", "hyperband", "median")
 OPTUNA = ("sha", "hyperband", "median")
+# A method is sampler+scheduler, with @N for a first decision at epoch N instead of 1 (min_step; Optuna's
+# min_resource and n_warmup_steps). GRACE is past the epochs where the example's curves cross: its best
+# configurations (the highest learning rates) have some of the worst losses at epochs 1 to 3.
+GRACE = 9
 METHODS = ([f"autotune-tpe+{s}" for s in OURS] + ["autotune-auto+asha"]
-           + [f"optuna-tpe+{p}" for p in OPTUNA] + [f"optuna-tpe+autotune-{s}" for s in OURS[1:]])
+           + [f"optuna-tpe+{p}" for p in OPTUNA] + [f"optuna-tpe+autotune-{s}" for s in OURS[1:]]
+           + [f"autotune-tpe+{s}@{GRACE}" for s in OURS[1:]] + [f"autotune-auto+asha@{GRACE}"]
+           + [f"optuna-tpe+{p}@{GRACE}" for p in OPTUNA] + [f"optuna-tpe+autotune-asha@{GRACE}"])
 
 
 class Stopped(Exception):
@@ -75,7 +83,8 @@ def inline_trial(params, context):
 
 
 # -- the two runners: each returns [(epochs spent by the trial, its final loss or None if not completed)] --
-def run_autotune(strategy: str, scheduler: str, seed: int, budget: int) -> list[tuple[int, float | None]]:
+def run_autotune(strategy: str, scheduler: str, seed: int, budget: int,
+                 min_step: int = 1) -> list[tuple[int, float | None]]:
     from autotune import Study, run_study
     from autotune.progress import Listener
 
@@ -89,7 +98,7 @@ def run_autotune(strategy: str, scheduler: str, seed: int, budget: int) -> list[
 
     stopping = {"name": scheduler, "max_step": MAX_STEP}
     if scheduler != "none":
-        stopping.update(min_step=1, **({"reduction_factor": REDUCTION_FACTOR} if scheduler != "median" else {}))
+        stopping.update(min_step=min_step, **({"reduction_factor": REDUCTION_FACTOR} if scheduler != "median" else {}))
     task = {"name": f"bench-{scheduler}", "executor": {"name": "inline", "function": "early_stopping:inline_trial"},
             "workdir": str(Path(__file__).resolve().parent), "parameters": SPACE, "objective": "eval_loss",
             "strategy": {"name": strategy, "seed": seed}, "early_stopping": stopping,
@@ -105,7 +114,7 @@ def run_autotune(strategy: str, scheduler: str, seed: int, budget: int) -> list[
     return trials
 
 
-def run_optuna(pruner_name: str, seed: int, budget: int) -> list[tuple[int, float | None]]:
+def run_optuna(pruner_name: str, seed: int, budget: int, min_step: int = 1) -> list[tuple[int, float | None]]:
     """Optuna's TPE with one of its pruners, or with an autotune scheduler ("autotune-asha") deciding."""
     import optuna
 
@@ -115,16 +124,16 @@ def run_optuna(pruner_name: str, seed: int, budget: int) -> list[tuple[int, floa
     scheduler = None
     if pruner_name.startswith("autotune-"):
         name = pruner_name.removeprefix("autotune-")
-        options = {"min_step": 1, "max_step": MAX_STEP, "reduction_factor": REDUCTION_FACTOR}
+        options = {"min_step": min_step, "max_step": MAX_STEP, "reduction_factor": REDUCTION_FACTOR}
         scheduler = create_scheduler(name, {k: v for k, v in options.items() if k in SCHEDULERS[name].OPTIONS},
                                      seed=seed)
         pruner = optuna.pruners.NopPruner()
     else:
-        pruner = {"sha": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1,
+        pruner = {"sha": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=min_step,
                                                                        reduction_factor=REDUCTION_FACTOR),
-                  "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=MAX_STEP,
+                  "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=min_step, max_resource=MAX_STEP,
                                                                      reduction_factor=REDUCTION_FACTOR),
-                  "median": lambda: optuna.pruners.MedianPruner()}[pruner_name]()
+                  "median": lambda: optuna.pruners.MedianPruner(n_warmup_steps=min_step)}[pruner_name]()
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
     trials = []
 
@@ -165,10 +174,12 @@ def run_optuna(pruner_name: str, seed: int, budget: int) -> list[tuple[int, floa
 def one_run(job):
     method, seed, budget = job
     sampler, _, name = method.partition("+")
+    name, _, min_step = name.partition("@")
+    min_step = int(min_step or 1)
     if sampler.startswith("autotune"):
-        trials = run_autotune(sampler.removeprefix("autotune-"), name, seed, budget)
+        trials = run_autotune(sampler.removeprefix("autotune-"), name, seed, budget, min_step)
     else:
-        trials = run_optuna(name, seed, budget)
+        trials = run_optuna(name, seed, budget, min_step)
     return method, seed, trials
 
 
@@ -189,19 +200,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 seeds")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--processes", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help="comma-separated; full evaluation (autotune-tpe+none) is always run")
     parser.add_argument("--save", type=Path, help="write every run's trials (epochs, loss) to this JSON file")
     args = parser.parse_args()
-    seeds = range(2 if args.quick else args.seeds)
+    seeds = range(args.first_seed, args.first_seed + (2 if args.quick else args.seeds))
+    methods = ["autotune-tpe+none"] + [m for m in args.methods.split(",") if m != "autotune-tpe+none"]
     budget = FULL_TRIALS * MAX_STEP
     with Pool(args.processes) as pool:
-        results = pool.map(one_run, [(m, s, budget) for m in METHODS for s in seeds], chunksize=1)
+        results = pool.map(one_run, [(m, s, budget) for m in methods for s in seeds], chunksize=1)
     runs = {(method, seed): trials for method, seed, trials in results}
     if args.save:
         args.save.write_text(json.dumps([{"method": m, "seed": s, "trials": t} for m, s, t in results]))
-    print_tables(runs, seeds, budget, args.processes)
+    print_tables(runs, methods, seeds, budget, args.processes)
 
 
-def print_tables(runs: dict, seeds, budget: int, processes: int) -> None:
+def print_tables(runs: dict, methods: list[str], seeds, budget: int, processes: int) -> None:
     fractions = (1 / 27, 1 / 9, 1 / 3, 1)
     full = {s: best_at(runs[("autotune-tpe+none", s)], budget) for s in seeds}
     print(f"#### Best eval loss at a share of the {budget} epochs that full evaluation spends on {FULL_TRIALS} "
@@ -209,7 +224,7 @@ def print_tables(runs: dict, seeds, budget: int, processes: int) -> None:
     print("| method | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions)
           + " | trials | stopped early | seeds at or below full evaluation at 1/3 |")
     print("|---" * (len(fractions) + 4) + "|")
-    for method in METHODS:
+    for method in methods:
         cells = []
         for f in fractions:
             values = [best_at(runs[(method, s)], f * budget) for s in seeds]
@@ -226,16 +241,19 @@ def print_tables(runs: dict, seeds, budget: int, processes: int) -> None:
           "seeds where autotune's is lower or equal)\n")
     print("| autotune | optuna | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions[1:]) + " |")
     print("|---" * (len(fractions) + 1) + "|")
-    for ours, theirs in (("asha", "sha"), ("hyperband", "hyperband"), ("median", "median")):
-        for mine in [m for m in METHODS if (m.startswith("autotune-") and m.endswith(f"+{ours}"))
-                     or m.endswith(f"+autotune-{ours}")]:
-            cells = []
-            for f in fractions[1:]:
-                a = [best_at(runs[(mine, s)], f * budget) for s in seeds]
-                b = [best_at(runs[(f"optuna-tpe+{theirs}", s)], f * budget) for s in seeds]
-                wins = sum(x <= y for x, y in zip(a, b))
-                cells.append(f"{_mean(a) - _mean(b):+.4f}, {wins}/{len(seeds)}")
-            print(f"| {mine} | optuna-tpe+{theirs} | " + " | ".join(cells) + " |")
+    for grace in ("", f"@{GRACE}"):
+        for ours, theirs in (("asha", "sha"), ("hyperband", "hyperband"), ("median", "median")):
+            rival = f"optuna-tpe+{theirs}{grace}"
+            deciding = [m for m in methods if (m.startswith("autotune-") and m.endswith(f"+{ours}{grace}"))
+                        or m.endswith(f"+autotune-{ours}{grace}")]
+            for mine in deciding if rival in methods else []:
+                cells = []
+                for f in fractions[1:]:
+                    a = [best_at(runs[(mine, s)], f * budget) for s in seeds]
+                    b = [best_at(runs[(rival, s)], f * budget) for s in seeds]
+                    wins = sum(x <= y for x, y in zip(a, b))
+                    cells.append(f"{_mean(a) - _mean(b):+.4f}, {wins}/{len(seeds)}")
+                print(f"| {mine} | {rival} | " + " | ".join(cells) + " |")
     print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, numpy {np.__version__}, optuna {importlib.metadata.version('optuna')}; "
           f"{processes} processes.")
