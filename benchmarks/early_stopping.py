@@ -6,7 +6,8 @@ strategy (auto) with asha, run through the real study loop (strategy, scheduler,
 with the inline executor calling the same training function in this process; Optuna's TPE runs with its
 SuccessiveHalvingPruner, HyperbandPruner and MedianPruner on that function too, and, to tell the
 schedulers from the samplers, with autotune's schedulers deciding instead of Optuna's pruners. Each
-stopping method decides first at epoch 1 and, marked @GRACE, at epoch GRACE. Every method gets the epochs
+stopping method decides first at epoch 1 and, marked @GRACE, at epoch GRACE (Optuna's TPE with autotune's
+hyperband and median from epoch 1 only). Every method gets the epochs
 that full evaluation spends on FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and
 only completed trials count for the best loss. Prints a table; asserts nothing. Needs the `bench` extra:
 pip install -e '.[bench]'.
@@ -171,11 +172,20 @@ def run_optuna(pruner_name: str, seed: int, budget: int, min_step: int = 1) -> l
     return trials
 
 
+def parse_method(method: str) -> tuple[str, str, int]:
+    """sampler, scheduler (or pruner) and first step of a method name; ValueError for one not runnable."""
+    sampler, _, name = method.partition("+")
+    name, grace, min_step = name.partition("@")
+    stoppers = OURS if sampler.startswith("autotune-") else OPTUNA + tuple(f"autotune-{s}" for s in OURS[1:])
+    if sampler not in ("autotune-tpe", "autotune-auto", "optuna-tpe") or name not in stoppers \
+            or (grace and (not min_step.isdigit() or int(min_step) < 1 or name == "none")):
+        raise ValueError(f"unknown method {method!r}: sampler+scheduler[@first step], as in {METHODS[-1]}")
+    return sampler, name, int(min_step or 1)
+
+
 def one_run(job):
     method, seed, budget = job
-    sampler, _, name = method.partition("+")
-    name, _, min_step = name.partition("@")
-    min_step = int(min_step or 1)
+    sampler, name, min_step = parse_method(method)
     if sampler.startswith("autotune"):
         trials = run_autotune(sampler.removeprefix("autotune-"), name, seed, budget, min_step)
     else:
@@ -206,7 +216,13 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write every run's trials (epochs, loss) to this JSON file")
     args = parser.parse_args()
     seeds = range(args.first_seed, args.first_seed + (2 if args.quick else args.seeds))
-    methods = ["autotune-tpe+none"] + [m for m in args.methods.split(",") if m != "autotune-tpe+none"]
+    named = [m.strip() for m in args.methods.split(",")]
+    methods = ["autotune-tpe+none"] + [m for m in named if m != "autotune-tpe+none"]
+    for method in methods:
+        try:
+            parse_method(method)
+        except ValueError as error:
+            parser.error(str(error))
     budget = FULL_TRIALS * MAX_STEP
     with Pool(args.processes) as pool:
         results = pool.map(one_run, [(m, s, budget) for m in methods for s in seeds], chunksize=1)
