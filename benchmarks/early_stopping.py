@@ -7,10 +7,9 @@ with the inline executor calling the same training function in this process; Opt
 SuccessiveHalvingPruner, HyperbandPruner and MedianPruner on that function too, and, to tell the
 schedulers from the samplers, with autotune's schedulers deciding instead of Optuna's pruners. Each
 stopping method decides first at epoch 1 and, marked @GRACE, at epoch GRACE (Optuna's TPE with autotune's
-hyperband and median from epoch 1 only). Every method gets the epochs
-that full evaluation spends on FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and
-only completed trials count for the best loss. Prints a table; asserts nothing. Needs the `bench` extra:
-pip install -e '.[bench]'.
+hyperband and median from epoch 1 only). Every method gets the epochs that full evaluation spends on
+FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and only completed trials count for
+the best loss. Prints a table; asserts nothing. Needs the `bench` extra: pip install -e '.[bench]'.
 
     python benchmarks/early_stopping.py            # 10 seeds (about 10 minutes on 2 cores)
     python benchmarks/early_stopping.py --quick    # 2 seeds, a smoke run
@@ -257,7 +256,7 @@ def print_tables(runs: dict, methods: list[str], seeds, budget: int, processes: 
           "seeds where autotune's is lower or equal)\n")
     print("| autotune | optuna | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions[1:]) + " |")
     print("|---" * (len(fractions) + 1) + "|")
-    for grace in ("", f"@{GRACE}"):
+    for grace in sorted({"".join(m.partition("@")[1:]) for m in methods}):  # "", "@9", ...
         for ours, theirs in (("asha", "sha"), ("hyperband", "hyperband"), ("median", "median")):
             rival = f"optuna-tpe+{theirs}{grace}"
             deciding = [m for m in methods if (m.startswith("autotune-") and m.endswith(f"+{ours}{grace}"))
