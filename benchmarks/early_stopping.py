@@ -2,16 +2,17 @@
 (tasks/workloads/train_mlp.py, the spiral MLP trained with numpy), over several seeds.
 
 autotune's TPE without stopping and with its asha, hyperband and median schedulers, and the default
-strategy (auto) with asha, run through the real study loop (strategy, scheduler, journal, checkpoints)
-with the inline executor calling the same training function in this process; Optuna's TPE runs with its
-SuccessiveHalvingPruner, HyperbandPruner and MedianPruner on that function too, and, to tell the
-schedulers from the samplers, with autotune's schedulers deciding instead of Optuna's pruners. Each
-stopping method decides first at epoch 1 and, marked @GRACE, at epoch GRACE (Optuna's TPE with autotune's
-hyperband and median from epoch 1 only). Every method gets the epochs that full evaluation spends on
-FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and only completed trials count for
-the best loss. Prints a table; asserts nothing. Needs the `bench` extra: pip install -e '.[bench]'.
+strategy (auto) without stopping and with asha, run through the real study loop (strategy, scheduler,
+journal, checkpoints) with the inline executor calling the same training function in this process;
+Optuna's TPE runs with its SuccessiveHalvingPruner, HyperbandPruner and MedianPruner on that function
+too, and, to tell the schedulers from the samplers, with autotune's schedulers deciding instead of
+Optuna's pruners. Each stopping method decides first at epoch 1 and, marked @GRACE, at epoch GRACE
+(Optuna's TPE with autotune's hyperband and median from epoch 1 only). Every method gets the epochs that
+full evaluation spends on FULL_TRIALS trials; a trial costs the epochs it reported (its `step`), and
+only completed trials count for the best loss. Prints a table; asserts nothing. Needs the `bench` extra:
+pip install -e '.[bench]'.
 
-    python benchmarks/early_stopping.py            # 10 seeds (about 10 minutes on 2 cores)
+    python benchmarks/early_stopping.py            # 10 seeds (about 12 minutes on 2 cores)
     python benchmarks/early_stopping.py --quick    # 2 seeds, a smoke run
     python benchmarks/early_stopping.py --first-seed 10 --seeds 20 --methods autotune-auto+asha@9
 """
@@ -52,7 +53,7 @@ OPTUNA = ("sha", "hyperband", "median")
 # min_resource and n_warmup_steps). GRACE is past the epochs where the example's curves cross: its best
 # configurations (the highest learning rates) have some of the worst losses at epochs 1 to 3.
 GRACE = 9
-METHODS = ([f"autotune-tpe+{s}" for s in OURS] + ["autotune-auto+asha"]
+METHODS = ([f"autotune-tpe+{s}" for s in OURS] + ["autotune-auto+none", "autotune-auto+asha"]
            + [f"optuna-tpe+{p}" for p in OPTUNA] + [f"optuna-tpe+autotune-{s}" for s in OURS[1:]]
            + [f"autotune-tpe+{s}@{GRACE}" for s in OURS[1:]] + [f"autotune-auto+asha@{GRACE}"]
            + [f"optuna-tpe+{p}@{GRACE}" for p in OPTUNA] + [f"optuna-tpe+autotune-asha@{GRACE}"])
@@ -194,14 +195,28 @@ def one_run(job):
 
 def best_at(trials: list[tuple[int, float | None]], epochs: float) -> float:
     """The best completed loss among the trials that finished within `epochs` epochs (inf if none)."""
-    best, spent = math.inf, 0
+    return best_by_epoch(trials, int(epochs))[-1]
+
+
+def best_by_epoch(trials: list[tuple[int, float | None]], epochs: int) -> np.ndarray:
+    """best_at for every budget from 0 to `epochs` epochs."""
+    best = np.full(epochs + 1, math.inf)
+    value, spent = math.inf, 0
     for cost, loss in trials:
-        spent += cost
-        if spent > epochs:
+        if spent + cost > epochs:
             break
-        if loss is not None and loss < best:
-            best = loss
+        spent += cost
+        if loss is not None and loss < value:
+            value = loss
+            best[spent:] = value
     return best
+
+
+def passes(runs: dict, method: str, seeds, target: float, budget: int) -> str:
+    """The first budget at which the method's mean best loss over the seeds is at or below `target`."""
+    means = np.mean([best_by_epoch(runs[(method, s)], budget) for s in seeds], axis=0)
+    reached = np.flatnonzero(means <= target)
+    return f"{reached[0]} ({reached[0] / budget:.0%})" if len(reached) else "-"
 
 
 def main() -> None:
@@ -237,8 +252,9 @@ def print_tables(runs: dict, methods: list[str], seeds, budget: int, processes: 
     print(f"#### Best eval loss at a share of the {budget} epochs that full evaluation spends on {FULL_TRIALS} "
           f"trials of {MAX_STEP} epochs: mean over {len(seeds)} seeds (median), lower is better\n")
     print("| method | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions)
-          + " | trials | stopped early | seeds at or below full evaluation at 1/3 |")
-    print("|---" * (len(fractions) + 4) + "|")
+          + " | trials | stopped early | seeds at or below full evaluation at 1/3 | full evaluation's mean reached at |")
+    print("|---" * (len(fractions) + 5) + "|")
+    target = _mean(list(full.values()))
     for method in methods:
         cells = []
         for f in fractions:
@@ -248,10 +264,12 @@ def print_tables(runs: dict, methods: list[str], seeds, budget: int, processes: 
         n = statistics.mean(len(t) for t in trials)
         stopped = statistics.mean(sum(1 for cost, _ in t if cost < MAX_STEP) for t in trials)
         wins = sum(best_at(runs[(method, s)], budget / 3) <= full[s] for s in seeds)
-        print(f"| {method} | " + " | ".join(cells) + f" | {n:.0f} | {stopped:.0f} | {wins}/{len(seeds)} |")
-    print(f"\nFull evaluation (autotune-tpe+none) reaches {_mean(list(full.values())):.4f} with all {budget} epochs. "
+        print(f"| {method} | " + " | ".join(cells) + f" | {n:.0f} | {stopped:.0f} | {wins}/{len(seeds)} | "
+              f"{passes(runs, method, seeds, target, budget)} |")
+    print(f"\nFull evaluation (autotune-tpe+none) reaches {target:.4f} with all {budget} epochs. "
           f"'stopped early': trials that ended before epoch {MAX_STEP} (pruned, or failed on a diverged loss); "
-          "inf: no completed trial yet in some seed.\n")
+          "inf: no completed trial yet in some seed. 'full evaluation's mean reached at': the fewest epochs at which "
+          "the method's mean best loss is at or below that (-: not within the budget).\n")
     print("#### At equal epochs: autotune's schedulers against Optuna's pruners (difference of the means; "
           "seeds where autotune's is lower or equal)\n")
     print("| autotune | optuna | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions[1:]) + " |")

@@ -354,6 +354,19 @@ def test_pruned_trials_rank_below_completed_and_later_steps_above_earlier():
     assert y[0] < y[1] < y[2] < y[3] < y[4]
 
 
+def test_hyperparameters_are_fitted_without_pruned_trials_once_three_others_are_told():
+    """Early stopping prunes most trials, and their imputed values passed for noise (README,
+    early-stopping benchmark); with fewer than three others there is too little to fit on without them."""
+    strategy = create_strategy({"name": "gp", "seed": 0}, Space.from_spec(LINE))
+    strategy.tell({"x": 0.1}, 5.0)
+    strategy.tell({"x": 0.2}, 0.4, "pruned", step=9)
+    strategy.tell({"x": 0.3}, None, "failed")
+    assert list(strategy.fit_rows()) == [0, 1, 2]
+    strategy.tell({"x": 0.4}, 3.0)
+    strategy.tell({"x": 0.5}, 0.6, "pruned", step=27)
+    assert list(strategy.fit_rows()) == [0, 2, 3]
+
+
 def test_constant_liar_spreads_parallel_asks():
     space = Space.from_spec({"x": {"type": "float", "low": 0.0, "high": 1.0}})
     strategy = create_strategy({"name": "gp", "seed": 1}, space)
