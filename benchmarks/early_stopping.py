@@ -12,7 +12,7 @@ full evaluation spends on FULL_TRIALS trials; a trial costs the epochs it report
 only completed trials count for the best loss. Prints a table; asserts nothing. Needs the `bench` extra:
 pip install -e '.[bench]'.
 
-    python benchmarks/early_stopping.py            # 10 seeds (about 12 minutes on 2 cores)
+    python benchmarks/early_stopping.py            # 10 seeds (about 13 minutes on 2 cores)
     python benchmarks/early_stopping.py --quick    # 2 seeds, a smoke run
     python benchmarks/early_stopping.py --first-seed 10 --seeds 20 --methods autotune-auto+asha@9
 """
@@ -193,13 +193,9 @@ def one_run(job):
     return method, seed, trials
 
 
-def best_at(trials: list[tuple[int, float | None]], epochs: float) -> float:
-    """The best completed loss among the trials that finished within `epochs` epochs (inf if none)."""
-    return best_by_epoch(trials, int(epochs))[-1]
-
-
 def best_by_epoch(trials: list[tuple[int, float | None]], epochs: int) -> np.ndarray:
-    """best_at for every budget from 0 to `epochs` epochs."""
+    """For every budget from 0 to `epochs` epochs, the best completed loss among the trials that finished
+    within it (inf if none)."""
     best = np.full(epochs + 1, math.inf)
     value, spent = math.inf, 0
     for cost, loss in trials:
@@ -212,11 +208,10 @@ def best_by_epoch(trials: list[tuple[int, float | None]], epochs: int) -> np.nda
     return best
 
 
-def passes(runs: dict, method: str, seeds, target: float, budget: int) -> str:
-    """The first budget at which the method's mean best loss over the seeds is at or below `target`."""
-    means = np.mean([best_by_epoch(runs[(method, s)], budget) for s in seeds], axis=0)
-    reached = np.flatnonzero(means <= target)
-    return f"{reached[0]} ({reached[0] / budget:.0%})" if len(reached) else "-"
+def reached_at(curves: list[np.ndarray], target: float) -> str:
+    """The first budget at which the mean of these best-loss curves is at or below `target`."""
+    reached = np.flatnonzero(np.mean(curves, axis=0) <= target)
+    return f"{reached[0]} ({reached[0] / (len(curves[0]) - 1):.0%})" if len(reached) else "-"
 
 
 def main() -> None:
@@ -248,7 +243,12 @@ def main() -> None:
 
 def print_tables(runs: dict, methods: list[str], seeds, budget: int, processes: int) -> None:
     fractions = (1 / 27, 1 / 9, 1 / 3, 1)
-    full = {s: best_at(runs[("autotune-tpe+none", s)], budget) for s in seeds}
+    curves = {key: best_by_epoch(trials, budget) for key, trials in runs.items()}
+
+    def best_at(method: str, seed: int, share: float) -> float:
+        return curves[(method, seed)][round(share * budget)]
+
+    full = {s: best_at("autotune-tpe+none", s, 1) for s in seeds}
     print(f"#### Best eval loss at a share of the {budget} epochs that full evaluation spends on {FULL_TRIALS} "
           f"trials of {MAX_STEP} epochs: mean over {len(seeds)} seeds (median), lower is better\n")
     print("| method | " + " | ".join(f"{round(f * budget)} epochs" for f in fractions)
@@ -258,14 +258,14 @@ def print_tables(runs: dict, methods: list[str], seeds, budget: int, processes: 
     for method in methods:
         cells = []
         for f in fractions:
-            values = [best_at(runs[(method, s)], f * budget) for s in seeds]
+            values = [best_at(method, s, f) for s in seeds]
             cells.append(f"{_mean(values):.4f} ({statistics.median(values):.4f})")
         trials = [runs[(method, s)] for s in seeds]
         n = statistics.mean(len(t) for t in trials)
         stopped = statistics.mean(sum(1 for cost, _ in t if cost < MAX_STEP) for t in trials)
-        wins = sum(best_at(runs[(method, s)], budget / 3) <= full[s] for s in seeds)
+        wins = sum(best_at(method, s, 1 / 3) <= full[s] for s in seeds)
         print(f"| {method} | " + " | ".join(cells) + f" | {n:.0f} | {stopped:.0f} | {wins}/{len(seeds)} | "
-              f"{passes(runs, method, seeds, target, budget)} |")
+              f"{reached_at([curves[(method, s)] for s in seeds], target)} |")
     print(f"\nFull evaluation (autotune-tpe+none) reaches {target:.4f} with all {budget} epochs. "
           f"'stopped early': trials that ended before epoch {MAX_STEP} (pruned, or failed on a diverged loss); "
           "inf: no completed trial yet in some seed. 'full evaluation's mean reached at': the fewest epochs at which "
@@ -282,8 +282,8 @@ def print_tables(runs: dict, methods: list[str], seeds, budget: int, processes: 
             for mine in deciding if rival in methods else []:
                 cells = []
                 for f in fractions[1:]:
-                    a = [best_at(runs[(mine, s)], f * budget) for s in seeds]
-                    b = [best_at(runs[(rival, s)], f * budget) for s in seeds]
+                    a = [best_at(mine, s, f) for s in seeds]
+                    b = [best_at(rival, s, f) for s in seeds]
                     wins = sum(x <= y for x, y in zip(a, b))
                     cells.append(f"{_mean(a) - _mean(b):+.4f}, {wins}/{len(seeds)}")
                 print(f"| {mine} | {rival} | " + " | ".join(cells) + " |")
